@@ -1,0 +1,277 @@
+"""Source text -> AST. The grammar lives in grammar/rubric.lark; syntax errors become diagnostics.
+
+>>> m = parse_text('rubric r { check ok: words(response) >= 3 }')
+>>> m.module.body[0].members[0]
+Check(name='ok', modifiers=(), expr=Binary(op='>=', left=Call(callee=Name(id='words'), args=(Name(id='response'),)), right=Literal(value=3.0)))
+"""
+
+from __future__ import annotations
+
+import functools
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput
+
+from rubricc import nodes as n
+from rubricc.diagnostics import Diagnostic
+from rubricc.resources import grammar_text
+from rubricc.source import Source, Span
+
+
+# Comments are ignored by the grammar; the lexer hands them over so that `fmt` can keep them.
+_comments: ContextVar[list[Token]] = ContextVar("comments")
+
+
+def _keep_comment(token: Token) -> Token:
+    _comments.get().append(token)
+    return token
+
+
+@functools.cache
+def grammar_parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        strict=True,
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _keep_comment},
+    )
+
+
+@dataclass(frozen=True)
+class Parsed:
+    source: Source
+    module: n.Module | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse_text(text: str, name: str = "<string>") -> Parsed:
+    return parse_source(Source(name, text))
+
+
+def parse_source(source: Source) -> Parsed:
+    """Parse one file; a syntax error yields a located diagnostic instead of a module."""
+    from rubricc.syntax_errors import explain  # the catalogue parses examples with this module
+
+    comments: list[Token] = []
+    lark = grammar_parser()
+    reset = _comments.set(comments)
+    try:
+        tree = lark.parse(source.text)
+    except UnexpectedInput as exc:
+        return Parsed(source, None, (explain(exc, source, lark),))
+    finally:
+        _comments.reset(reset)
+    module = ToAst(source).transform(tree)
+    kept = tuple(n.Comment(str(c), source.span(c.start_pos, c.end_pos)) for c in comments)
+    return Parsed(source, n.Module(module.body, module.span, kept), ())
+
+
+def unquote(token: str) -> str:
+    """A string literal's value: only \\" and \\\\ are escapes; triple-quoted strings are raw."""
+    if token.startswith('"""'):
+        return token[3:-3]
+    out, i, body = [], 0, token[1:-1]
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in '"\\':
+            out.append(body[i + 1])
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+@v_args(meta=True)
+class ToAst(Transformer):
+    """One method per grammar alias, each returning a node with its span."""
+
+    def __init__(self, source: Source):
+        super().__init__()
+        self.source = source
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return self.source.span(0, 0)
+        return self.source.span(meta.start_pos, meta.end_pos)
+
+    def _tok(self, tok: Token) -> Span:
+        return self.source.span(tok.start_pos, tok.end_pos)
+
+    # -- top level
+    def start(self, meta, body):
+        return n.Module(tuple(body), self._span(meta))
+
+    def import_(self, meta, c):
+        return n.Import(unquote(c[0]), str(c[1]), self._span(meta))
+
+    def param(self, meta, c):
+        return n.Param(str(c[0]), c[1], self._span(meta))
+
+    def def_(self, meta, c):
+        params = tuple(p for p in c[1:-1] if p is not None)
+        return n.Def(str(c[0]), params, c[-1], self._span(meta))
+
+    def template(self, meta, c):
+        return n.Template(str(c[0]), unquote(c[1]), self._span(meta))
+
+    def dotted_name(self, meta, c):
+        return tuple(str(t) for t in c)
+
+    def rubric(self, meta, c):
+        desc = unquote(c[1]) if c[1] is not None else None
+        return n.Rubric(".".join(c[0]), desc, tuple(c[2:]), self._span(meta))
+
+    def string_list(self, meta, c):
+        return tuple(unquote(s) for s in c if s is not None)
+
+    def meta(self, meta, c):
+        value = c[1] if isinstance(c[1], tuple) else unquote(c[1])
+        return n.Meta(str(c[0]), value, self._span(meta))
+
+    # -- types
+    def type_name(self, meta, c):
+        return n.TypeName(str(c[0]), self._span(meta))
+
+    def optional_type(self, meta, c):
+        return n.OptionalType(c[0], self._span(meta))
+
+    def list_type(self, meta, c):
+        return n.ListType(c[0], self._span(meta))
+
+    def field_type(self, meta, c):
+        return (str(c[0]), c[1])
+
+    def record_type(self, meta, c):
+        return n.RecordType(tuple(c), self._span(meta))
+
+    # -- members
+    def input(self, meta, c):
+        return n.Input(str(c[0]), c[1], self._span(meta))
+
+    def let(self, meta, c):
+        return n.Let(str(c[0]), c[1], self._span(meta))
+
+    def gate(self, meta, c):
+        return n.Gate(str(c[0]), c[1], c[2], self._span(meta))
+
+    def check(self, meta, c):
+        return n.Check(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta))
+
+    def judge(self, meta, c):
+        return n.Judge(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta))
+
+    def judge_each(self, meta, c):
+        alias = str(c[-2]) if c[-2] is not None else None
+        return n.JudgeEach(str(c[0]), c[1], tuple(c[2:-2]), alias, c[-1], self._span(meta))
+
+    def weight(self, meta, c):
+        return n.Modifier("weight", c[0], self._span(meta))
+
+    def points(self, meta, c):
+        return n.Modifier("points", c[0], self._span(meta))
+
+    def tier(self, meta, c):
+        return n.Modifier("tier", str(c[0]), self._span(meta))
+
+    def use_template(self, meta, c):
+        return n.Modifier("template", str(c[0]), self._span(meta))
+
+    def score_decl(self, meta, c):
+        return n.ScoreDecl(c[0], self._span(meta))
+
+    def route(self, meta, c):
+        return n.Route(c[0], tuple(c[1:]), self._span(meta))
+
+    def route_case(self, meta, c):
+        return n.RouteArm(unquote(c[0]), c[1], self._span(meta))
+
+    def route_default(self, meta, c):
+        return n.RouteArm(None, c[0], self._span(meta))
+
+    def test(self, meta, c):
+        return n.Test(unquote(c[0]), tuple(c[1:]), self._span(meta))
+
+    def test_field(self, meta, c):
+        return n.TestField(str(c[0]), c[1], self._span(meta))
+
+    def verdict(self, meta, c):
+        return (str(c[0]), c[1])
+
+    def given(self, meta, c):
+        return n.Given(tuple(c), self._span(meta))
+
+    def expect(self, meta, c):
+        return n.Expect(c[0], self._span(meta))
+
+    def prefer(self, meta, c):
+        return n.Prefer(c[0], c[1], self._span(meta))
+
+    # -- expressions
+    def if_expr(self, meta, c):
+        return n.IfExpr(c[0], c[1], c[2], self._span(meta))
+
+    def _binary(self, op, meta, c):
+        return n.Binary(op, c[0], c[-1], self._span(meta))
+
+    def coalesce(self, meta, c):
+        return self._binary("??", meta, c)
+
+    def or_(self, meta, c):
+        return self._binary("or", meta, c)
+
+    def and_(self, meta, c):
+        return self._binary("and", meta, c)
+
+    def compare(self, meta, c):
+        return self._binary(str(c[1]), meta, c)
+
+    def arith(self, meta, c):
+        return self._binary(str(c[1]), meta, c)
+
+    def not_(self, meta, c):
+        return n.Unary("not", c[0], self._span(meta))
+
+    def neg(self, meta, c):
+        return n.Unary("-", c[0], self._span(meta))
+
+    def field(self, meta, c):
+        return n.Field(c[0], str(c[1]), self._span(meta))
+
+    def index(self, meta, c):
+        return n.Index(c[0], c[1], self._span(meta))
+
+    def call(self, meta, c):
+        return n.Call(c[0], tuple(a for a in c[1:] if a is not None), self._span(meta))
+
+    def number(self, meta, c):
+        return n.Literal(float(c[0]), self._span(meta))
+
+    def string(self, meta, c):
+        return n.Literal(unquote(c[0]), self._span(meta))
+
+    def regex(self, meta, c):
+        body, _, flags = str(c[0])[1:].rpartition("/")
+        return n.RegexLit(body.replace("\\/", "/"), flags, self._span(meta))
+
+    def constant(self, meta, c):
+        value = {"none": None, "true": True, "yes": True, "false": False, "no": False}[str(c[0])]
+        return n.Literal(value, self._span(meta))
+
+    def name(self, meta, c):
+        return n.Name(str(c[0]), self._span(meta))
+
+    def score_ref(self, meta, c):
+        return n.ScoreRef(self._span(meta))
+
+    def list_(self, meta, c):
+        return n.ListExpr(tuple(x for x in c if x is not None), self._span(meta))
+
+    def record_field(self, meta, c):
+        return (str(c[0]), c[1])
+
+    def record(self, meta, c):
+        return n.RecordExpr(tuple(x for x in c if x is not None), self._span(meta))
