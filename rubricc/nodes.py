@@ -242,9 +242,7 @@ class JudgeEach(Node):
 
     @property
     def name(self) -> str:
-        if self.alias:
-            return self.alias
-        return self.source.id if isinstance(self.source, Name) else "each"
+        return self.alias or "criteria"
 
 
 Item = Gate | Check | Judge | JudgeEach

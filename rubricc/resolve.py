@@ -1,0 +1,197 @@
+"""Resolve: load a file and the files it imports, and build each rubric's table of names.
+
+The output is a `Program`: every parsed module, and for each rubric a `RubricScope` that knows its
+inputs, bindings, definitions, templates and items in source order. Unknown and duplicate names,
+import cycles and bad route targets are reported here; types are the next stage's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rubricc import nodes as n
+from rubricc.diagnostics import Diagnostic, did_you_mean, error
+from rubricc.parser import parse_source
+from rubricc.source import Source
+
+IMPLICIT_INPUTS = ("prompt", "response", "messages")
+RESERVED = {"score", "items", "checks", "judges", "none", "true", "false", "yes", "no"}
+
+
+@dataclass
+class Namespace:
+    """What a file offers to the files that import it."""
+
+    path: str
+    defs: dict[str, n.Def] = field(default_factory=dict)
+    templates: dict[str, n.Template] = field(default_factory=dict)
+    rubrics: dict[str, n.Rubric] = field(default_factory=dict)
+    imports: dict[str, Namespace] = field(default_factory=dict)
+
+
+@dataclass
+class RubricScope:
+    rubric: n.Rubric
+    namespace: Namespace
+    inputs: dict[str, n.Input] = field(default_factory=dict)
+    lets: dict[str, n.Let] = field(default_factory=dict)
+    defs: dict[str, n.Def] = field(default_factory=dict)
+    templates: dict[str, n.Template] = field(default_factory=dict)
+    items: dict[str, n.Item] = field(default_factory=dict)
+    routes: dict[str | None, RubricScope] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.rubric.name
+
+    def find_def(self, dotted: tuple[str, ...]) -> n.Def | None:
+        if len(dotted) == 1:
+            return self.defs.get(dotted[0]) or self.namespace.defs.get(dotted[0])
+        ns = self.namespace.imports.get(dotted[0])
+        return ns.defs.get(dotted[1]) if ns and len(dotted) == 2 else None
+
+    def find_template(self, name: str) -> n.Template | None:
+        return self.templates.get(name) or self.namespace.templates.get(name)
+
+
+@dataclass
+class Program:
+    sources: dict[str, Source] = field(default_factory=dict)
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    scopes: list[RubricScope] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def load_path(path: str | Path) -> Program:
+    path = Path(path)
+    program = Program()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        program.diagnostics.append(error("N005", f"cannot read {path}: {exc}", None))
+        return program
+    return _finish(program, Source(str(path), text))
+
+
+def load_text(text: str, name: str = "<string>") -> Program:
+    return _finish(Program(), Source(name, text))
+
+
+def _finish(program: Program, source: Source) -> Program:
+    ns = _load(program, source, stack=())
+    if ns is not None:
+        for rubric in ns.rubrics.values():
+            program.scopes.append(build_scope(program, rubric, ns))
+    return program
+
+
+def _load(program: Program, source: Source, stack: tuple[str, ...]) -> Namespace | None:
+    program.sources[source.name] = source
+    parsed = parse_source(source)
+    program.diagnostics.extend(parsed.diagnostics)
+    if parsed.module is None:
+        return None
+    ns = Namespace(source.name)
+    program.namespaces[source.name] = ns
+    for decl in parsed.module.body:
+        _declare_top(program, ns, decl, stack + (source.name,))
+    return ns
+
+
+def _declare_top(program: Program, ns: Namespace, decl, stack: tuple[str, ...]) -> None:
+    table = {n.Def: ns.defs, n.Template: ns.templates, n.Rubric: ns.rubrics, n.Import: ns.imports}
+    key = decl.alias if isinstance(decl, n.Import) else decl.name
+    if any(key in t for t in table.values()):
+        program.diagnostics.append(error("N002", f"`{key}` is defined twice in this file",
+                                         decl.span, "second definition"))
+        return
+    if isinstance(decl, n.Import):
+        imported = _import(program, decl, stack)
+        if imported is not None:
+            ns.imports[decl.alias] = imported
+    else:
+        table[type(decl)][key] = decl
+
+
+def _import(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Namespace | None:
+    here = Path(stack[-1]).parent
+    target = str(here / decl.path)
+    if target in stack:
+        program.diagnostics.append(error("N004", f"import cycle: {' -> '.join(stack + (target,))}",
+                                         decl.span, "imported again here"))
+        return None
+    if target in program.namespaces:
+        return program.namespaces[target]
+    try:
+        text = Path(target).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        program.diagnostics.append(error("N003", f"cannot import `{decl.path}`", decl.span,
+                                         type(exc).__name__, f"no readable file at {target}"))
+        return None
+    return _load(program, Source(target, text), stack)
+
+
+def build_scope(program: Program, rubric: n.Rubric, ns: Namespace) -> RubricScope:
+    scope = RubricScope(rubric, ns)
+    tables = {n.Input: scope.inputs, n.Let: scope.lets, n.Def: scope.defs,
+              n.Template: scope.templates}
+    seen: dict[str, n.Node] = {}
+    for member in rubric.members:
+        name = getattr(member, "name", None)
+        if not isinstance(member, (n.Input, n.Let, n.Def, n.Template, *n.ITEM_TYPES)):
+            continue
+        if name in RESERVED or name in IMPLICIT_INPUTS:
+            program.diagnostics.append(error(
+                "N006", f"`{name}` is a reserved name", member.span, "cannot be redefined",
+                "choose another name, e.g. `total` or `answer_text`"))
+            continue
+        if name in seen and not isinstance(member, n.Template):
+            program.diagnostics.append(error(
+                "N002", f"`{name}` is defined twice in rubric `{rubric.name}`", member.span,
+                "second definition", f"the first is at {seen[name].span}"))
+            continue
+        seen[name] = member
+        target = tables.get(type(member), scope.items)
+        target[name] = member
+    for route in rubric.of_type(n.Route):
+        _resolve_route(program, scope, route)
+    return scope
+
+
+def _resolve_route(program: Program, scope: RubricScope, route: n.Route) -> None:
+    for arm in route.arms:
+        if arm.key in scope.routes:
+            label = "default" if arm.key is None else f'"{arm.key}"'
+            program.diagnostics.append(error("N007", f"route case {label} appears twice",
+                                             arm.span, "duplicate case"))
+            continue
+        target = _find_rubric(scope.namespace, arm.target)
+        if target is None:
+            known = list(scope.namespace.rubrics) + [
+                f"{a}.{r}" for a, ns in scope.namespace.imports.items() for r in ns.rubrics]
+            program.diagnostics.append(error(
+                "N008", f"no rubric named `{'.'.join(arm.target)}`", arm.span,
+                "route target", did_you_mean(".".join(arm.target), known)))
+            continue
+        rubric, ns = target
+        if rubric is scope.rubric:
+            program.diagnostics.append(error("N008", "a rubric cannot route to itself", arm.span))
+            continue
+        scope.routes[arm.key] = build_scope(program, rubric, ns)
+
+
+def _find_rubric(ns: Namespace, dotted: tuple[str, ...]) -> tuple[n.Rubric, Namespace] | None:
+    whole = ".".join(dotted)
+    if whole in ns.rubrics:
+        return ns.rubrics[whole], ns
+    if dotted[0] in ns.imports:
+        inner = ns.imports[dotted[0]]
+        rest = ".".join(dotted[1:])
+        if rest in inner.rubrics:
+            return inner.rubrics[rest], inner
+    return None

@@ -1,0 +1,522 @@
+"""Type check: give every expression a type, narrow `none` away where a condition proves it.
+
+`gate has_answer: final != none` makes `final` a `text` (not `text?`) for every item after it;
+`if x != none then f(x) else 0` and `x != none and f(x)` narrow the same way; `x ?? d` supplies a
+default. The output, a `Checked` rubric, is what lint, lowering and the interpreter read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rubricc import nodes as n
+from rubricc import types as t
+from rubricc.builtins import REGISTRY
+from rubricc.diagnostics import Diagnostic, did_you_mean, error
+from rubricc.resolve import IMPLICIT_INPUTS, Program, RubricScope
+
+TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
+ITEMSETS = ("items", "checks", "judges")
+AGGREGATORS = ("weighted_mean", "points", "mean", "sum", "min", "max", "product", "all", "any",
+               "at_least")
+IMPLICIT_TYPES = {"prompt": t.TEXT, "response": t.TEXT, "messages": t.JSON}
+STATUS_NAMES = ("ok", "skipped", "na", "error", "timeout")
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """One column of the reward breakdown."""
+
+    name: str
+    kind: str  # gate, check, judge, each
+    node: n.Item
+    weight: float  # for `each`, the default per criterion when no weight expression is given
+    tier: str | None
+    template: n.Template | None
+    region: int  # how many gates precede it; a failed gate skips every later region
+
+    @property
+    def weight_expr(self) -> n.Expr | None:
+        return next((m.value for m in self.node.modifiers if m.kind in ("weight", "points")), None) \
+            if not isinstance(self.node, n.Gate) else None
+
+
+@dataclass
+class Checked:
+    scope: RubricScope
+    inputs: dict[str, t.Type]
+    items: list[ItemInfo]
+    types: dict[int, t.Type] = field(default_factory=dict)  # id(expr node) -> type
+    routes: dict[str | None, Checked] = field(default_factory=dict)
+    route_key: n.Expr | None = None
+
+    @property
+    def name(self) -> str:
+        return self.scope.name
+
+    @property
+    def rubric(self) -> n.Rubric:
+        return self.scope.rubric
+
+    @property
+    def score(self) -> n.Expr | None:
+        decl = self.rubric.of_type(n.ScoreDecl)
+        return decl[-1].expr if decl else None
+
+    @property
+    def tests(self) -> list[n.Test]:
+        return self.rubric.of_type(n.Test)
+
+    def item(self, name: str) -> ItemInfo | None:
+        return next((i for i in self.items if i.name == name), None)
+
+    def type_of(self, expr: n.Expr) -> t.Type:
+        return self.types.get(id(expr), t.ANY)
+
+
+def check_program(program: Program) -> list[Checked]:
+    return [check_rubric(program, scope) for scope in program.scopes]
+
+
+def check_rubric(program: Program, scope: RubricScope) -> Checked:
+    checker = Checker(scope, program.diagnostics)
+    return checker.run()
+
+
+@dataclass
+class Binding:
+    kind: str  # input, let, item, param, var, itemset
+    type: t.Type
+
+
+class Checker:
+    def __init__(self, scope: RubricScope, diagnostics: list[Diagnostic]):
+        self.scope = scope
+        self.diags = diagnostics
+        self.types: dict[int, t.Type] = {}
+        self.def_types: dict[str, t.Type] = {}
+        self.in_progress: set[str] = set()
+
+    def report(self, code: str, message: str, span, label: str = "", help: str = "") -> None:
+        self.diags.append(error(code, message, span, label, help))
+
+    # ---- the rubric, statement by statement ---------------------------------------------------
+
+    def run(self) -> Checked:
+        inputs = {name: self.type_expr(i.type) for name, i in self.scope.inputs.items()}
+        env: dict[str, Binding] = {k: Binding("input", v) for k, v in IMPLICIT_TYPES.items()}
+        env |= {k: Binding("input", v) for k, v in inputs.items()}
+        items: list[ItemInfo] = []
+        region = 0
+        for member in self.scope.rubric.members:
+            if isinstance(member, n.Let):
+                env[member.name] = Binding("let", self.expr(member.value, env))
+            elif isinstance(member, n.ITEM_TYPES):
+                items.append(self.item(member, env, region))
+                env[member.name] = Binding("item", t.NUMBER)
+                if isinstance(member, n.Gate):
+                    region += 1
+                    env = self.narrowed(env, member.cond, True)
+            elif isinstance(member, n.Def):
+                self.def_type(member)
+        checked = Checked(self.scope, inputs, items, self.types)
+        self.check_routes(checked, env)
+        score_env = {k: b for k, b in env.items() if b.kind != "var"}
+        score_env |= {s: Binding("itemset", t.ANY) for s in ITEMSETS}
+        for decl in self.scope.rubric.of_type(n.ScoreDecl):
+            self.expect_type(decl.expr, score_env, t.NUMBER, "the score")
+        for test in checked.tests:
+            self.test(test, checked, env)
+        return checked
+
+    def item(self, node: n.Item, env: dict[str, Binding], region: int) -> ItemInfo:
+        kind = {n.Gate: "gate", n.Check: "check", n.Judge: "judge", n.JudgeEach: "each"}[type(node)]
+        if isinstance(node, n.Gate):
+            self.expect_type(node.cond, env, t.BOOL, "a gate's condition")
+            if node.fail is not None:
+                self.constant(node.fail, env, "a gate's fail value")
+            return ItemInfo(node.name, kind, node, 0.0, None, None, region)
+        item_env = env
+        if isinstance(node, n.JudgeEach):
+            source = self.expr(node.source, env)
+            if not isinstance(source, t.ListOf) and source not in (t.JSON, t.ANY):
+                self.report("T005", f"`judge each` needs a list, but this is {t.render(source)}",
+                            node.source.span, "not a list",
+                            "declare the column as a list, e.g. `input rubric: list[{text: text, weight: number}]`")
+            elem = source.elem if isinstance(source, t.ListOf) else t.ANY
+            item_env = env | {node.var: Binding("var", elem)}
+        weight, tier, template = self.modifiers(node, item_env, kind == "each")
+        if isinstance(node, n.Check):
+            self.expect_type(node.expr, env, t.NUMBER, "a check", score=True)
+        else:
+            self.expect_type(node.criterion, item_env, t.TEXT, "a judge criterion")
+        return ItemInfo(node.name, kind, node, weight, tier, template, region)
+
+    def modifiers(self, node, env, per_row: bool) -> tuple[float, str | None, n.Template | None]:
+        weight, tier, template = 1.0, None, None
+        for mod in node.modifiers:
+            if mod.kind == "tier":
+                tier, weight = mod.value, TIER_WEIGHTS[mod.value]
+            elif mod.kind == "template":
+                template = self.scope.find_template(mod.value)
+                if template is None:
+                    self.report("N001", f"unknown template `{mod.value}`", mod.span, "not defined",
+                                did_you_mean(mod.value, list(self.scope.templates)
+                                             + list(self.scope.namespace.templates)))
+            elif per_row:
+                self.expect_type(mod.value, env, t.NUMBER, f"a {mod.kind}")
+            else:
+                weight = self.constant(mod.value, env, f"a {mod.kind}")
+        if template is None and isinstance(node, (n.Judge, n.JudgeEach)):
+            template = self.scope.find_template("default")
+        return weight, tier, template
+
+    def constant(self, expr: n.Expr, env, what: str) -> float:
+        self.expect_type(expr, env, t.NUMBER, what)
+        value = fold_number(expr)
+        if value is None:
+            self.report("T006", f"{what} must be a constant number", expr.span, "not a constant",
+                        "write a number such as `2` or `-1`")
+            return 0.0
+        return value
+
+    def check_routes(self, checked: Checked, env) -> None:
+        routes = self.scope.rubric.of_type(n.Route)
+        if not routes:
+            return
+        route = routes[-1]
+        checked.route_key = route.key
+        self.expect_type(route.key, env, t.TEXT, "a route key")
+        if checked.items or self.scope.rubric.of_type(n.ScoreDecl):
+            self.report("S003", "a rubric with `route` takes its items and score from the routes",
+                        route.span, "route here", "move the items into the routed rubrics")
+        for key, target in self.scope.routes.items():
+            sub = Checker(target, self.diags).run()
+            checked.routes[key] = sub
+            for name, typ in sub.inputs.items():
+                have = checked.inputs.setdefault(name, typ)
+                if have != typ:
+                    self.report("T007", f"input `{name}` is {t.render(have)} in one route and "
+                                f"{t.render(typ)} in `{sub.name}`", route.span, "conflicting routes")
+
+    # ---- tests ---------------------------------------------------------------------------------
+
+    def test(self, test: n.Test, checked: Checked, env: dict[str, Binding]) -> None:
+        columns = dict(IMPLICIT_TYPES) | checked.inputs
+        judges = [i.name for i in judge_items(checked)]
+        expect_env = {i.name: Binding("item", t.NUMBER) for i in all_items(checked)}
+        expect_env["status"] = Binding("status", t.ANY)
+        for stmt in test.body:
+            if isinstance(stmt, n.TestField):
+                self.test_field(stmt, columns)
+            elif isinstance(stmt, n.Given):
+                for name, value in stmt.verdicts:
+                    if name not in judges:
+                        self.report("N001", f"`{name}` is not a judge item", stmt.span,
+                                    "no such judge", did_you_mean(name, judges)
+                                    or "`given` pins the verdicts of judge items")
+                    self.expect_type(value, {}, t.NUMBER, "a pinned verdict")
+            elif isinstance(stmt, n.Expect):
+                self.expect_type(stmt.expr, expect_env, t.BOOL, "an expectation", test=True)
+            else:
+                self.expect_type(stmt.better, {}, t.TEXT, "a response")
+                self.expect_type(stmt.worse, {}, t.TEXT, "a response")
+
+    def test_field(self, stmt: n.TestField, columns: dict[str, t.Type]) -> None:
+        if stmt.name not in columns:
+            self.report("N001", f"`{stmt.name}` is not an input of this rubric", stmt.span,
+                        "unknown column", did_you_mean(stmt.name, columns)
+                        or "declare it with `input NAME: TYPE`")
+            return
+        self.expect_type(stmt.value, {}, columns[stmt.name], f"the test field `{stmt.name}`")
+
+    # ---- expressions ---------------------------------------------------------------------------
+
+    def expect_type(self, expr, env, want: t.Type, what: str, score=False, test=False) -> t.Type:
+        got = self.expr(expr, env, test=test)
+        if not t.fits(got, want):
+            self.mismatch(expr, got, want, what, score)
+        return got
+
+    def mismatch(self, expr, got: t.Type, want: t.Type, what: str, score: bool) -> None:
+        if t.is_optional(got) and t.fits(t.strip_none(got), want):
+            self.report("T002", f"{what} may be none here", expr.span, f"this is {t.render(got)}",
+                        "guard it with a gate such as `gate has_x: x != none`, or give a default "
+                        "with `x ?? \"\"`")
+        elif score:
+            self.report("T004", f"{what} must produce a score, but this is {t.render(got)}",
+                        expr.span, f"this is {t.render(got)}",
+                        "compare it with something, e.g. `math_equal(extract(...), answer)`")
+        else:
+            self.report("T001", f"{what} must be {t.render(want)}, but this is {t.render(got)}",
+                        expr.span, f"this is {t.render(got)}")
+
+    def expr(self, expr, env, test: bool = False) -> t.Type:
+        method = getattr(self, f"visit_{type(expr).__name__}")
+        typ = method(expr, env, test)
+        self.types[id(expr)] = typ
+        return typ
+
+    def visit_Literal(self, e: n.Literal, env, test) -> t.Type:
+        return t.describe(e.value)
+
+    def visit_RegexLit(self, e, env, test) -> t.Type:
+        return t.REGEX
+
+    def visit_ScoreRef(self, e, env, test) -> t.Type:
+        if not test:
+            self.report("N001", "`score` can only be read inside a test", e.span)
+        return t.NUMBER
+
+    def visit_Name(self, e: n.Name, env, test) -> t.Type:
+        binding = env.get(e.id)
+        if binding is None or binding.kind == "status":
+            self.report("N001", f"unknown name `{e.id}`", e.span, "not defined here",
+                        did_you_mean(e.id, [k for k, b in env.items() if b.kind != "status"]))
+            return t.ANY
+        return binding.type
+
+    def visit_ListExpr(self, e: n.ListExpr, env, test) -> t.Type:
+        elem = t.NONE if not e.items else self.expr(e.items[0], env, test)
+        for item in e.items[1:]:
+            elem = t.join(elem, self.expr(item, env, test))
+        return t.ListOf(elem if e.items else t.ANY)
+
+    def visit_RecordExpr(self, e: n.RecordExpr, env, test) -> t.Type:
+        return t.Record(tuple((k, self.expr(v, env, test)) for k, v in e.fields))
+
+    def visit_Field(self, e: n.Field, env, test) -> t.Type:
+        obj = self.expr(e.obj, env, test)
+        if isinstance(obj, t.Record):
+            found = obj.field(e.name)
+            if found is None:
+                self.report("T003", f"no field `{e.name}` in {t.render(obj)}", e.span, "unknown field",
+                            did_you_mean(e.name, [f for f, _ in obj.fields]))
+                return t.ANY
+            return found
+        if obj in (t.JSON, t.ANY):
+            return t.JSON if obj == t.JSON else t.ANY
+        self.report("T003", f"{t.render(obj)} has no fields", e.span, "not a record")
+        return t.ANY
+
+    def visit_Index(self, e: n.Index, env, test) -> t.Type:
+        obj = self.expr(e.obj, env, test)
+        self.expect_type(e.index, env, t.NUMBER if obj != t.JSON else t.JSON, "an index")
+        if isinstance(obj, t.ListOf):
+            return obj.elem
+        if obj == t.TEXT:
+            return t.TEXT
+        if obj in (t.JSON, t.ANY):
+            return obj
+        self.report("T003", f"{t.render(obj)} cannot be indexed", e.span, "not a list")
+        return t.ANY
+
+    def visit_Unary(self, e: n.Unary, env, test) -> t.Type:
+        want = t.BOOL if e.op == "not" else t.NUMBER
+        self.expect_type(e.operand, env, want, f"the operand of `{e.op}`")
+        return want
+
+    def visit_IfExpr(self, e: n.IfExpr, env, test) -> t.Type:
+        self.expect_type(e.cond, env, t.BOOL, "an `if` condition", test=test)
+        then = self.expr(e.then, self.narrowed(env, e.cond, True), test)
+        other = self.expr(e.else_, self.narrowed(env, e.cond, False), test)
+        return t.join(then, other)
+
+    def visit_Binary(self, e: n.Binary, env, test) -> t.Type:
+        if e.op in ("and", "or"):
+            self.expect_type(e.left, env, t.BOOL, f"the left side of `{e.op}`", test=test)
+            right_env = self.narrowed(env, e.left, e.op == "and")
+            self.expect_type(e.right, right_env, t.BOOL, f"the right side of `{e.op}`", test=test)
+            return t.BOOL
+        if e.op == "??":
+            left = self.expr(e.left, env, test)
+            return t.join(t.strip_none(left), self.expr(e.right, env, test))
+        left, right = self.expr(e.left, env, test), self.expr(e.right, env, test)
+        if e.op in ("==", "!="):
+            return t.BOOL
+        if e.op == "+" and t.fits(left, t.TEXT) and t.fits(right, t.TEXT) and t.TEXT in (left, right):
+            return t.TEXT
+        for side, typ in ((e.left, left), (e.right, right)):
+            if not t.fits(typ, t.NUMBER):
+                self.mismatch(side, typ, t.NUMBER, f"an operand of `{e.op}`", False)
+        return t.BOOL if e.op in ("<", "<=", ">", ">=") else t.NUMBER
+
+    def visit_Call(self, e: n.Call, env, test) -> t.Type:
+        dotted = callee_path(e.callee)
+        if dotted is None:
+            self.report("T003", "only named functions can be called", e.callee.span)
+            return t.ANY
+        name = ".".join(dotted)
+        if name == "status" and "status" in env:
+            return self.status_call(e, env)
+        if name in AGGREGATORS and any(b.kind == "itemset" for b in env.values()):
+            return self.aggregate_call(e, env)
+        if name == "len":
+            return self.len_call(e, env, test)
+        found = self.scope.find_def(dotted)
+        if found is not None:
+            params = [(p.name, self.type_expr(p.type), True) for p in found.params]
+            return self.apply(e, name, params, env, test, self.def_type(found))
+        if name in REGISTRY:
+            b = REGISTRY[name]
+            params = [(p.name, p.type, p.required) for p in b.params]
+            return self.apply(e, name, params, env, test, b.returns)
+        hint = did_you_mean(name, list(REGISTRY) + list(self.scope.defs)
+                            + list(self.scope.namespace.defs))
+        if name in AGGREGATORS:
+            hint = f"`{name}` aggregates items: use it in `score = ...`"
+        self.report("N001", f"unknown function `{name}`", e.callee.span, "not defined", hint)
+        for arg in e.args:
+            self.expr(arg, env, test)
+        return t.ANY
+
+    def apply(self, e: n.Call, name, params, env, test, returns: t.Type) -> t.Type:
+        required = sum(1 for _, _, req in params if req)
+        if not required <= len(e.args) <= len(params):
+            want = str(required) if required == len(params) else f"{required} to {len(params)}"
+            sig = ", ".join(p for p, _, _ in params)
+            self.report("T008", f"`{name}` takes {want} argument(s), given {len(e.args)}", e.span,
+                        "wrong number of arguments", f"call it as `{name}({sig})`")
+        for arg, (pname, ptype, _) in zip(e.args, params):
+            self.expect_type(arg, env, ptype, f"argument `{pname}` of `{name}`", test=test)
+        for arg in e.args[len(params):]:
+            self.expr(arg, env, test)
+        return returns
+
+    def len_call(self, e: n.Call, env, test) -> t.Type:
+        if len(e.args) != 1:
+            self.report("T008", "`len` takes 1 argument", e.span)
+        for arg in e.args:
+            typ = self.expr(arg, env, test)
+            if not (isinstance(typ, t.ListOf) or typ in (t.TEXT, t.JSON, t.ANY)):
+                self.mismatch(arg, typ, t.ListOf(t.ANY), "the argument of `len`", False)
+        return t.NUMBER
+
+    def aggregate_call(self, e: n.Call, env) -> t.Type:
+        name = callee_path(e.callee)[0]
+        args = list(e.args)
+        if name == "at_least":
+            if not args:
+                self.report("T008", "`at_least` needs a count: `at_least(2, items)`", e.span)
+                return t.NUMBER
+            self.constant(args.pop(0), env, "the count of `at_least`")
+        weighted = name in ("weighted_mean", "points")
+        for arg in args:
+            if isinstance(arg, n.Name) and env.get(arg.id, Binding("", t.ANY)).kind in ("item", "itemset"):
+                self.types[id(arg)] = t.NUMBER
+                continue
+            if weighted:
+                self.report("T009", f"`{name}` takes items or item sets (items, checks, judges)",
+                            arg.span, "not an item", "name items, e.g. `points(correct, style)`")
+            self.expect_type(arg, env, t.NUMBER, f"an argument of `{name}`")
+        return t.NUMBER
+
+    def status_call(self, e: n.Call, env) -> t.Type:
+        if len(e.args) != 1 or not isinstance(e.args[0], n.Name) or e.args[0].id not in env:
+            self.report("T008", "`status` takes one item name: `status(correct) == \"skipped\"`",
+                        e.span, "", "statuses: " + ", ".join(STATUS_NAMES))
+        return t.TEXT
+
+    def def_type(self, d: n.Def) -> t.Type:
+        if d.name in self.def_types:
+            return self.def_types[d.name]
+        if d.name in self.in_progress:
+            self.report("N009", f"`{d.name}` calls itself", d.span, "recursive definition",
+                        "definitions are inlined, so they cannot recurse")
+            return t.ANY
+        self.in_progress.add(d.name)
+        env = {k: Binding("input", v) for k, v in IMPLICIT_TYPES.items()}
+        env |= {k: Binding("input", self.type_expr(i.type)) for k, i in self.scope.inputs.items()}
+        env |= {p.name: Binding("param", self.type_expr(p.type)) for p in d.params}
+        typ = self.expr(d.body, env)
+        self.in_progress.discard(d.name)
+        self.def_types[d.name] = typ
+        return typ
+
+    # ---- narrowing -----------------------------------------------------------------------------
+
+    def narrowed(self, env: dict[str, Binding], cond, truth: bool) -> dict[str, Binding]:
+        """The environment once `cond` is known to be `truth`."""
+        names = proven_present(cond, truth)
+        if not names:
+            return env
+        out = dict(env)
+        for name in names:
+            if name in out:
+                out[name] = Binding(out[name].kind, t.strip_none(out[name].type))
+        return out
+
+    # ---- types as written ----------------------------------------------------------------------
+
+    def type_expr(self, te: n.TypeExpr) -> t.Type:
+        if isinstance(te, n.TypeName):
+            if te.name not in t.PRIMITIVES:
+                self.report("T010", f"unknown type `{te.name}`", te.span, "not a type",
+                            did_you_mean(te.name, t.PRIMITIVES) or
+                            "types: text, number, bool, json, list[T], {field: T}, T?")
+                return t.ANY
+            return t.PRIMITIVES[te.name]
+        if isinstance(te, n.OptionalType):
+            return t.optional(self.type_expr(te.inner))
+        if isinstance(te, n.ListType):
+            return t.ListOf(self.type_expr(te.elem))
+        return t.Record(tuple((k, self.type_expr(v)) for k, v in te.fields))
+
+
+def proven_present(cond, truth: bool) -> set[str]:
+    """Names that cannot be none when `cond` evaluates to `truth`."""
+    if isinstance(cond, n.Binary) and cond.op in ("!=", "==") and _is_none(cond.right) \
+            and isinstance(cond.left, n.Name):
+        return {cond.left.id} if (cond.op == "!=") == truth else set()
+    if isinstance(cond, n.Unary) and cond.op == "not":
+        return proven_present(cond.operand, not truth)
+    if isinstance(cond, n.Binary) and cond.op == ("and" if truth else "or"):
+        return proven_present(cond.left, truth) | proven_present(cond.right, truth)
+    return set()
+
+
+def _is_none(e) -> bool:
+    return isinstance(e, n.Literal) and e.value is None
+
+
+def callee_path(e) -> tuple[str, ...] | None:
+    if isinstance(e, n.Name):
+        return (e.id,)
+    if isinstance(e, n.Field):
+        inner = callee_path(e.obj)
+        return inner + (e.name,) if inner else None
+    return None
+
+
+def fold_number(e) -> float | None:
+    """The value of a constant numeric expression (`2`, `-1`, `0.5 * 2`), or None."""
+    if isinstance(e, n.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
+        return float(e.value)
+    if isinstance(e, n.Unary) and e.op == "-":
+        inner = fold_number(e.operand)
+        return None if inner is None else -inner
+    if isinstance(e, n.Binary) and e.op in "+-*/":
+        a, b = fold_number(e.left), fold_number(e.right)
+        if a is None or b is None or (e.op == "/" and b == 0):
+            return None
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[e.op]
+    return None
+
+
+def all_items(checked: Checked) -> list[ItemInfo]:
+    """Every column of a rubric, routed rubrics' columns included (named `case.item`)."""
+    if not checked.routes:
+        return checked.items
+    out = []
+    for key, sub in checked.routes.items():
+        prefix = key if key is not None else "default"
+        out += [ItemInfo(f"{prefix}.{i.name}", i.kind, i.node, i.weight, i.tier, i.template, i.region)
+                for i in all_items(sub)]
+    return out
+
+
+def judge_items(checked: Checked) -> list[ItemInfo]:
+    return [i for i in all_items(checked) if i.kind in ("judge", "each")]
+
+
+__all__ = ["Checked", "ItemInfo", "check_program", "check_rubric", "IMPLICIT_INPUTS"]
