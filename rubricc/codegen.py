@@ -1,0 +1,61 @@
+"""IR -> Python source that scores a whole batch, one column op per line.
+
+The source is deterministic (a test compares two runs) and printable (`rubricc compile --emit
+python`); each line ends with the rubric line it came from, and `line_map` sends an exception raised
+inside the generated function back to that rubric span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rubricc.ir import Const, Function, Op, Ref
+from rubricc.source import Span
+
+RUNTIME_NAMES = {"list": "list_", "len": "length"}  # op kinds that are Python keywords/builtins
+
+
+@dataclass(frozen=True)
+class Generated:
+    source: str
+    filename: str
+    line_map: dict[int, Op]
+
+    def span_at(self, line: int) -> Span | None:
+        op = self.line_map.get(line)
+        return op.span if op else None
+
+
+def operand(a) -> str:
+    if isinstance(a, Ref):
+        if a.name.startswith("item:"):
+            return f"rt.item_col({a.name[5:]!r})"
+        return a.name
+    if isinstance(a, Const):
+        return repr(a.value)
+    if isinstance(a, tuple):
+        return "(" + "".join(operand(x) + ", " for x in a) + ")"
+    return repr(a)
+
+
+def emit(op: Op) -> str:
+    method = RUNTIME_NAMES.get(op.kind, op.kind)
+    args = ", ".join([op.rows] + [operand(a) for a in op.args])
+    if op.kind == "score":
+        return f"return rt.finish({op.rows}, {operand(op.args[0])})"
+    return f"{op.dst} = rt.{method}({args})"
+
+
+def generate(fn: Function) -> Generated:
+    lines = [
+        f"# rubric {fn.rubric}, compiled by rubricc from {fn.file}",
+        "def score_batch(rt):",
+        "    R0 = rt.all_rows()",
+    ]
+    line_map: dict[int, Op] = {}
+    for op in fn.ops:
+        code = "    " + emit(op)
+        where = f"  # {fn.file}:{op.span.line}"
+        lines.append(code + (where + f" {op.note}" if op.note else where))
+        line_map[len(lines)] = op
+    return Generated("\n".join(lines) + "\n", f"<rubricc {fn.rubric}>", line_map)

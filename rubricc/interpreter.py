@@ -1,0 +1,259 @@
+"""The reference interpreter: one sample at a time, a plain walk over the checked AST.
+
+It defines what a rubric means; the compiled batch scorer must agree with it exactly. It is slow
+on purpose: no batching, no dedupe, lets evaluated lazily on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rubricc import nodes as n
+from rubricc.builtins import REGISTRY
+from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
+from rubricc.runtime import values as V
+from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
+from rubricc.source import NOWHERE
+from rubricc.runtime.result import Criterion, ItemResult, RowResult
+from rubricc.runtime.services import Services
+from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, callee_path
+
+def interpret_row(checked: Checked, row: dict, services: Services) -> RowResult:
+    if checked.routes:
+        return _route(checked, row, services)
+    return RowEval(checked, row, services).run()
+
+
+def _route(checked: Checked, row: dict, services: Services) -> RowResult:
+    key = RowEval(checked, row, services).eval(checked.route_key)
+    names = [(k, i.name) for k, sub in checked.routes.items() for i in _columns(sub)]
+    na = {f"{k or 'default'}.{name}": ItemResult(None, V.NA) for k, name in names}
+    if isinstance(key, V.Failed):
+        return RowResult(na, None, key.status, key.message)
+    chosen = key if key in checked.routes else None
+    if chosen not in checked.routes:
+        return RowResult(na, None, V.ERROR, f"no route for {key!r} and no default")
+    inner = interpret_row(checked.routes[chosen], row, services)
+    prefix = chosen or "default"
+    items = na | {f"{prefix}.{k}": v for k, v in inner.items.items()}
+    return RowResult(items, inner.total, inner.status, inner.message)
+
+
+def _columns(checked: Checked) -> list[ItemInfo]:
+    from rubricc.typecheck import all_items
+    return all_items(checked)
+
+
+@dataclass
+class RowEval:
+    checked: Checked
+    row: dict
+    services: Services
+    lets: dict[str, object] = field(default_factory=dict)
+    items: dict[str, ItemResult] = field(default_factory=dict)
+
+    def run(self) -> RowResult:
+        gated: tuple[str, object] | None = None  # (status, fail value or Failed)
+        for info in self.checked.items:
+            if gated is not None:
+                self.items[info.name] = ItemResult(None, V.SKIPPED)
+                continue
+            result = getattr(self, f"item_{info.kind}")(info)
+            self.items[info.name] = result
+            if info.kind == "gate":
+                gated = self.gate_outcome(info, result)
+        if gated is not None:
+            status, value = gated
+            if isinstance(value, V.Failed):
+                return RowResult(self.items, None, value.status, value.message)
+            return RowResult(self.items, value, status)
+        return self.finish(self.score())
+
+    def finish(self, total) -> RowResult:
+        if isinstance(total, V.Failed):
+            return RowResult(self.items, None, total.status, total.message)
+        return RowResult(self.items, float(total), V.OK)
+
+    # ---- items ---------------------------------------------------------------------------------
+
+    def item_gate(self, info: ItemInfo) -> ItemResult:
+        return ItemResult.of(V.item_value(V.truthy(self.eval(info.node.cond))))
+
+    def gate_outcome(self, info: ItemInfo, result: ItemResult):
+        if result.status != V.OK:
+            return ("gated", V.Failed(result.status, f"gate `{info.name}`: {result.message}"))
+        if result.value == 1.0:
+            return None
+        fail = info.node.fail
+        return ("gated", float(self.eval(fail)) if fail is not None else 0.0)
+
+    def item_check(self, info: ItemInfo) -> ItemResult:
+        return ItemResult.of(V.item_value(self.eval(info.node.expr)))
+
+    def item_judge(self, info: ItemInfo) -> ItemResult:
+        criterion = self.eval(info.node.criterion)
+        if isinstance(criterion, V.Failed):
+            return ItemResult.of(criterion)
+        [verdict] = self.services.judge([self.request(info, criterion)])
+        return ItemResult.of(V.item_value(verdict))
+
+    def item_each(self, info: ItemInfo) -> ItemResult:
+        source = self.eval(info.node.source)
+        if isinstance(source, V.Failed):
+            return ItemResult.of(source)
+        asked = [self.criterion(info, elem) for elem in source or []]
+        bad = next((c for c in asked if isinstance(c, V.Failed)), None)
+        if bad is not None:
+            return ItemResult.of(bad)
+        verdicts = self.services.judge([self.request(info, text) for text, _ in asked]) if asked else []
+        criteria = tuple(settle(text, weight, v) for (text, weight), v in zip(asked, verdicts))
+        return ItemResult.of(criteria_value([c.entry() for c in criteria]), criteria)
+
+    def criterion(self, info: ItemInfo, elem) -> tuple[str, float] | V.Failed:
+        local = {info.node.var: elem}
+        text = self.eval(info.node.criterion, local)
+        weight_expr = info.weight_expr
+        weight = self.eval(weight_expr, local) if weight_expr is not None else info.weight
+        bad = V.failed_arg((text, weight))
+        return bad if bad is not None else (text, float(weight))
+
+    def request(self, info: ItemInfo, criterion: str) -> JudgeRequest:
+        template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
+        prompt, response = self.row.get("prompt", ""), self.row.get("response", "")
+        return JudgeRequest(info.name, criterion, prompt or "", response or "", template)
+
+    # ---- the score -----------------------------------------------------------------------------
+
+    def score(self):
+        expr = self.checked.score
+        if expr is None:
+            return aggregate("weighted_mean", self.entries("items"))
+        return self.eval(expr)
+
+    def entries(self, name: str) -> list[Entry]:
+        infos = item_set(self.checked, name)
+        out: list[Entry] = []
+        for info in infos:
+            out += entries_of(info, self.items[info.name])
+        return out
+
+    # ---- expressions ---------------------------------------------------------------------------
+
+    def eval(self, expr, local: dict | None = None):
+        return getattr(self, f"eval_{type(expr).__name__}")(expr, local or {})
+
+    def eval_Literal(self, e, local):
+        return e.value
+
+    def eval_RegexLit(self, e, local):
+        from rubricc.builtins import Regex
+        return Regex(e.pattern, e.flags)
+
+    def eval_Name(self, e: n.Name, local):
+        if e.id in local:
+            return local[e.id]
+        if e.id in self.items:
+            return self.items[e.id].as_value()
+        if e.id in self.checked.scope.lets:
+            if e.id not in self.lets:
+                self.lets[e.id] = self.eval(self.checked.scope.lets[e.id].value)
+            return self.lets[e.id]
+        return self.row.get(e.id)
+
+    def eval_ListExpr(self, e, local):
+        return [self.eval(x, local) for x in e.items]
+
+    def eval_RecordExpr(self, e, local):
+        return {k: self.eval(v, local) for k, v in e.fields}
+
+    def eval_Field(self, e, local):
+        return V.field(self.eval(e.obj, local), e.name)
+
+    def eval_Index(self, e, local):
+        return V.index(self.eval(e.obj, local), self.eval(e.index, local))
+
+    def eval_Unary(self, e, local):
+        return V.unary(e.op, self.eval(e.operand, local))
+
+    def eval_IfExpr(self, e, local):
+        cond = V.truthy(self.eval(e.cond, local))
+        if isinstance(cond, V.Failed):
+            return cond
+        return self.eval(e.then if cond else e.else_, local)
+
+    def eval_Binary(self, e, local):
+        if e.op in ("and", "or"):
+            left = V.truthy(self.eval(e.left, local))
+            if isinstance(left, V.Failed) or left == (e.op == "or"):
+                return left
+            return V.truthy(self.eval(e.right, local))
+        if e.op == "??":
+            left = self.eval(e.left, local)
+            return left if left is not None else self.eval(e.right, local)
+        return V.binary(e.op, self.eval(e.left, local), self.eval(e.right, local))
+
+    def eval_Call(self, e: n.Call, local):
+        path = callee_path(e.callee)
+        name = ".".join(path)
+        if name in AGGREGATORS and self.checked.scope.find_def(path) is None:
+            return self.call_aggregate(name, e, local)  # only the score can call these
+        if name == "len":
+            return V.length(self.eval(e.args[0], local))
+        args = tuple(self.eval(a, local) for a in e.args)
+        found = self.checked.scope.find_def(path)
+        if found is not None:
+            bad = V.failed_arg(args)
+            return bad if bad is not None else self.eval(found.body, {p.name: a for p, a in zip(found.params, args)})
+        builtin = REGISTRY[name]
+        if builtin.heavy:
+            bad = V.failed_arg(args)
+            return bad if bad is not None else self.services.heavy(name, args)
+        return V.call(builtin.fn, args, name)
+
+    def call_aggregate(self, name: str, e: n.Call, local):
+        args = list(e.args)
+        k = 0.0
+        if name == "at_least":
+            k = self.eval(args.pop(0), local)
+        entries: list[Entry] = []
+        for arg in args or [n.Name("items", NOWHERE)]:
+            if isinstance(arg, n.Name) and (arg.id in self.items or arg.id in ("items", "checks", "judges")):
+                entries += self.entries(arg.id) if arg.id not in self.items else \
+                    entries_of(self.checked.item(arg.id), self.items[arg.id])
+            else:
+                entries.append(Entry(_entry_value(self.eval(arg, local))))
+        return aggregate(name, entries, k)
+
+
+def settle(text: str, weight: float, verdict) -> Criterion:
+    value = V.item_value(verdict)
+    if isinstance(value, V.Failed):
+        return Criterion(text, weight, None, value.status, value.message)
+    return Criterion(text, weight, value)
+
+
+def _entry_value(v):
+    return v if isinstance(v, V.Failed) else float(v)
+
+
+def item_set(checked: Checked, name: str) -> list[ItemInfo]:
+    """The items an aggregate sees: one item by name, or a set (log-only items left out)."""
+    if name not in ("items", "checks", "judges"):
+        found = checked.item(name)
+        return [found] if found is not None else []
+    kinds = {"items": ("check", "judge", "each"), "checks": ("check",), "judges": ("judge", "each")}
+    return [i for i in checked.items if i.kind in kinds[name] and not _log_only(i)]
+
+
+def _log_only(info: ItemInfo) -> bool:
+    return info.kind != "each" and info.weight == 0
+
+
+def entries_of(info: ItemInfo, result: ItemResult) -> list[Entry]:
+    if info.kind == "each":
+        if result.status != V.OK:
+            return [Entry(result.failure() if result.status in (V.ERROR, V.TIMEOUT) else None)]
+        return [c.entry() for c in result.criteria]
+    if result.status == V.NA:
+        return [Entry(None, info.weight)]
+    return [Entry(result.as_value(), info.weight)]

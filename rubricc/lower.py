@@ -1,0 +1,173 @@
+"""Lower a checked rubric to IR: one column op per operation, over explicit row sets.
+
+Gate planning happens here: every op runs on the rows of the region it sits in (the rows that
+passed every gate before it), and a `let` is lowered at its first use, in the region of that use,
+so an expensive binding used only behind a gate never runs on rows the gate rejected.
+`if`, `and`, `or` and `??` split rows with `where` and rejoin them with `merge`, so a branch only
+runs on the rows that take it (which is what makes none-narrowing safe).
+"""
+
+from __future__ import annotations
+
+from rubricc import nodes as n
+from rubricc.builtins import REGISTRY
+from rubricc.ir import Const, Function, Op, Ref
+from rubricc.judges import DEFAULT_TEMPLATE
+from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, callee_path, fold_number
+
+
+def lower(checked: Checked) -> Function:
+    return Lowerer(checked).run()
+
+
+class Lowerer:
+    def __init__(self, checked: Checked):
+        self.checked = checked
+        self.ops: list[Op] = []
+        self.count = 0
+        self.region = "R0"
+        self.lets: dict[str, Ref] = {}
+        self.items: dict[str, Ref] = {}
+
+    def fresh(self, prefix: str = "v") -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def emit(self, kind: str, rows: str, args: tuple, node, note: str = "", dst: str = "") -> Ref:
+        dst = dst or self.fresh()
+        self.ops.append(Op(kind, dst, rows, args, node.span, note))
+        return Ref(dst)
+
+    def run(self) -> Function:
+        for info in self.checked.items:
+            getattr(self, f"lower_{info.kind}")(info)
+        score = self.checked.score
+        rows = self.region
+        if score is None:
+            total = self.emit("aggregate", rows, ("weighted_mean", 0.0, ("items",)),
+                              self.checked.rubric, "score = weighted_mean(items)")
+        else:
+            total = self.expr(score, rows, {})
+        self.emit("score", rows, (total,), score or self.checked.rubric, "score", dst="total")
+        scope = self.checked.scope
+        return Function(self.checked.name, scope.rubric.span.file, tuple(self.ops))
+
+    # ---- items ---------------------------------------------------------------------------------
+
+    def lower_gate(self, info: ItemInfo) -> None:
+        node = info.node
+        cond = self.expr(node.cond, self.region, {})
+        fail = fold_number(node.fail) if node.fail is not None else 0.0
+        new_region = self.fresh("R")
+        self.emit("gate", self.region, (info.name, cond, fail), node, f"gate {info.name}",
+                  dst=new_region)
+        self.items[info.name] = Ref(f"item:{info.name}")
+        self.region = new_region
+
+    def lower_check(self, info: ItemInfo) -> None:
+        value = self.expr(info.node.expr, self.region, {})
+        self.items[info.name] = self.emit("item", self.region, (info.name, value), info.node,
+                                          f"check {info.name}")
+
+    def lower_judge(self, info: ItemInfo) -> None:
+        criterion = self.expr(info.node.criterion, self.region, {})
+        template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
+        self.items[info.name] = self.emit("judge", self.region, (info.name, criterion, template),
+                                          info.node, f"judge {info.name}")
+
+    def lower_each(self, info: ItemInfo) -> None:
+        source = self.expr(info.node.source, self.region, {})
+        self.items[info.name] = self.emit("each", self.region, (info.name, source), info.node,
+                                          f"judge each {info.name}")
+
+    # ---- expressions ---------------------------------------------------------------------------
+
+    def expr(self, e, rows: str, local: dict[str, object]):
+        return getattr(self, f"expr_{type(e).__name__}")(e, rows, local)
+
+    def expr_Literal(self, e, rows, local):
+        return Const(e.value)
+
+    def expr_RegexLit(self, e, rows, local):
+        from rubricc.builtins import Regex
+        return Const(Regex(e.pattern, e.flags))
+
+    def expr_Name(self, e: n.Name, rows, local):
+        if e.id in local:
+            return local[e.id]
+        if e.id in self.items:
+            return self.items[e.id]
+        let = self.checked.scope.lets.get(e.id)
+        if let is None:
+            return self.emit("col", "R0", (e.id,), e, f"column {e.id}")
+        # Regions nest (each gate keeps a subset of the rows before it), so a let computed in an
+        # earlier region already covers every later one.
+        if e.id not in self.lets:
+            self.lets[e.id] = self.expr(let.value, self.region, {})
+        return self.lets[e.id]
+
+    def expr_ListExpr(self, e, rows, local):
+        return self.emit("list", rows, tuple(self.expr(x, rows, local) for x in e.items), e)
+
+    def expr_RecordExpr(self, e, rows, local):
+        names = tuple(k for k, _ in e.fields)
+        vals = tuple(self.expr(v, rows, local) for _, v in e.fields)
+        return self.emit("record", rows, (names, *vals), e)
+
+    def expr_Field(self, e, rows, local):
+        return self.emit("field", rows, (self.expr(e.obj, rows, local), e.name), e)
+
+    def expr_Index(self, e, rows, local):
+        return self.emit("index", rows, (self.expr(e.obj, rows, local), self.expr(e.index, rows, local)), e)
+
+    def expr_Unary(self, e, rows, local):
+        return self.emit("unary", rows, (e.op, self.expr(e.operand, rows, local)), e)
+
+    def expr_IfExpr(self, e, rows, local):
+        return self.branch(e.cond, e.then, e.else_, rows, local, e)
+
+    def branch(self, cond_e, then_e, else_e, rows, local, node, cond=None):
+        cond = cond if cond is not None else self.expr(cond_e, rows, local)
+        yes = self.emit("where", rows, (cond, True), node, dst=self.fresh("R"))
+        no = self.emit("where", rows, (cond, False), node, dst=self.fresh("R"))
+        then = then_e(yes.name) if callable(then_e) else self.expr(then_e, yes.name, local)
+        other = else_e(no.name) if callable(else_e) else self.expr(else_e, no.name, local)
+        return self.emit("merge", rows, (cond, then, other), node)
+
+    def expr_Binary(self, e: n.Binary, rows, local):
+        if e.op == "and":
+            return self.branch(e.left, e.right, lambda r: Const(False), rows, local, e)
+        if e.op == "or":
+            return self.branch(e.left, lambda r: Const(True), e.right, rows, local, e)
+        if e.op == "??":
+            left = self.expr(e.left, rows, local)
+            present = self.emit("binary", rows, ("!=", left, Const(None)), e)
+            return self.branch(None, lambda r: left, e.right, rows, local, e, cond=present)
+        left, right = self.expr(e.left, rows, local), self.expr(e.right, rows, local)
+        return self.emit("binary", rows, (e.op, left, right), e)
+
+    def expr_Call(self, e: n.Call, rows, local):
+        path = callee_path(e.callee)
+        name = ".".join(path)
+        found = self.checked.scope.find_def(path)
+        if name in AGGREGATORS and found is None:
+            return self.aggregate(name, e, rows, local)
+        args = tuple(self.expr(a, rows, local) for a in e.args)
+        if name == "len":
+            return self.emit("len", rows, args, e)
+        if found is not None:
+            return self.expr(found.body, rows, {p.name: a for p, a in zip(found.params, args)})
+        builtin = REGISTRY[name]
+        return self.emit("heavy" if builtin.heavy else "call", rows, (name, *args), e, name)
+
+    def aggregate(self, name: str, e: n.Call, rows, local):
+        args = list(e.args)
+        k = fold_number(args.pop(0)) if name == "at_least" else 0.0
+        specs = []
+        for arg in args or [n.Name("items", e.span)]:
+            is_item = isinstance(arg, n.Name) and (arg.id in self.items or arg.id in ("items", "checks", "judges"))
+            specs.append(arg.id if is_item else self.expr(arg, rows, local))
+        return self.emit("aggregate", rows, (name, k, tuple(specs)), e, name)
+
+    def expr_ScoreRef(self, e, rows, local):
+        raise AssertionError("`score` outside a test is rejected by the type checker")

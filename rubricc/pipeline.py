@@ -1,0 +1,76 @@
+"""The whole compiler in one straight line:
+
+    source -> parse -> AST -> resolve -> type check -> lint -> lower -> passes -> codegen -> Scorer
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rubricc.codegen import generate
+from rubricc.diagnostics import CompileError, Diagnostic, sort_key
+from rubricc.lint import lint
+from rubricc.lower import lower
+from rubricc.passes import optimize
+from rubricc.resolve import Program, load_path, load_text
+from rubricc.scorer import Scorer
+from rubricc.typecheck import Checked, check_program
+
+
+@dataclass
+class Front:
+    """Everything the front end learned about one file."""
+
+    program: Program
+    rubrics: list[Checked] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted(self.program.diagnostics, key=sort_key)
+
+    @property
+    def ok(self) -> bool:
+        return self.program.ok
+
+
+def front(path_or_text: str | Path, name: str | None = None) -> Front:
+    """Parse, resolve, type-check and lint a file (or rubric text); never raises on bad input."""
+    program = load_program(path_or_text, name)
+    checked = check_program(program)
+    if program.ok:
+        for rubric in checked:
+            program.diagnostics.extend(lint(rubric))
+    return Front(program, checked)
+
+
+def load_program(path_or_text: str | Path, name: str | None) -> Program:
+    if isinstance(path_or_text, Path) or (
+            "\n" not in str(path_or_text) and str(path_or_text).endswith(".rubric")):
+        return load_path(path_or_text)
+    return load_text(str(path_or_text), name or "<string>")
+
+
+def build(checked: Checked) -> Scorer:
+    """Lower, optimize and generate code for one checked rubric."""
+    if checked.routes:
+        routes = {k: build(sub) for k, sub in checked.routes.items()}
+        return Scorer(checked, None, None, routes)
+    function = optimize(lower(checked))
+    return Scorer(checked, function, generate(function))
+
+
+def compile(path_or_text: str | Path, rubric: str | None = None, name: str | None = None) -> Scorer:
+    """Compile a `.rubric` file (or rubric text) to a batched `Scorer`.
+
+    `rubric` picks one rubric when the file holds several. Raises `CompileError` with every
+    diagnostic when the rubric has errors.
+    """
+    result = front(path_or_text, name)
+    if not result.ok:
+        raise CompileError(result.diagnostics, result.program.sources)
+    chosen = [c for c in result.rubrics if rubric in (None, c.name)]
+    if not chosen:
+        known = ", ".join(c.name for c in result.rubrics) or "none"
+        raise ValueError(f"no rubric named {rubric!r} (the file defines: {known})")
+    return build(chosen[0] if rubric is not None or len(chosen) == 1 else chosen[0])

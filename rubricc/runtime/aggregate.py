@@ -1,0 +1,83 @@
+"""Named aggregations over items: the one definition both engines call.
+
+An `Entry` is one scored thing: an item, one per-row criterion of a `judge each`, or a plain
+number. Entries that are not applicable are left out; a failed entry fails the aggregate.
+
+>>> es = [Entry(1.0, 10), Entry(0.0, -5), Entry(1.0, 2)]
+>>> aggregate("points", es), aggregate("weighted_mean", [Entry(1.0, 3), Entry(0.0, 1)])
+(1.0, 0.75)
+>>> aggregate("at_least", [Entry(1.0), Entry(0.2), Entry(0.9)], k=2)
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rubricc.runtime.values import ERROR, Failed
+
+
+@dataclass(frozen=True)
+class Entry:
+    value: float | Failed | None  # None: not applicable
+    weight: float = 1.0
+
+
+MET = 0.5  # a probability-valued verdict counts as met from here on
+
+
+def _weighted_mean(vals, weights) -> float | Failed:
+    total = sum(weights)
+    if total <= 0:
+        return Failed(ERROR, "weighted_mean: the weights do not add up to a positive number")
+    return sum(w * v for v, w in zip(vals, weights)) / total
+
+
+def _points(vals, weights) -> float | Failed:
+    possible = sum(w for w in weights if w > 0)
+    if possible <= 0:
+        return Failed(ERROR, "points: no item has positive points")
+    return min(1.0, max(0.0, sum(w * v for v, w in zip(vals, weights)) / possible))
+
+
+def _at_least(vals, k: float) -> float:
+    return 1.0 if sum(v >= MET for v in vals) >= k else 0.0
+
+
+UNWEIGHTED = {
+    "mean": lambda vals: sum(vals) / len(vals),
+    "sum": lambda vals: float(sum(vals)),
+    "min": lambda vals: float(min(vals)),
+    "max": lambda vals: float(max(vals)),
+    "product": lambda vals: float(math.prod(vals)),
+    "all": lambda vals: 1.0 if all(v >= MET for v in vals) else 0.0,
+    "any": lambda vals: 1.0 if any(v >= MET for v in vals) else 0.0,
+}
+
+
+def aggregate(name: str, entries: list[Entry], k: float = 0.0) -> float | Failed:
+    live = [e for e in entries if e.value is not None]
+    bad = next((e.value for e in live if isinstance(e.value, Failed)), None)
+    if bad is not None:
+        return bad
+    if name in ("weighted_mean", "points"):
+        live = [e for e in live if e.weight != 0]
+    if not live:
+        return Failed(ERROR, f"{name}: nothing to aggregate (no applicable item)")
+    vals = [float(e.value) for e in live]
+    if name == "weighted_mean":
+        return _weighted_mean(vals, [e.weight for e in live])
+    if name == "points":
+        return _points(vals, [e.weight for e in live])
+    if name == "at_least":
+        return _at_least(vals, k)
+    return UNWEIGHTED[name](vals)
+
+
+def criteria_value(entries: list[Entry]) -> float | Failed | None:
+    """The column value of a `judge each` item: its criteria's weighted mean, within [0, 1]."""
+    if all(e.value is None for e in entries):
+        return None
+    value = aggregate("weighted_mean", entries)
+    return value if isinstance(value, Failed) else min(1.0, max(0.0, value))

@@ -1,0 +1,247 @@
+"""Column kernels: the functions generated code calls, one per IR op kind, over whole batches.
+
+A column is a list with one slot per row of the batch; an op reads and writes only the rows of
+its row set. Identical (function, arguments) pairs are computed once per batch: GRPO groups hold
+many identical answers, and heavy calls go to the worker pool in one round.
+"""
+
+from __future__ import annotations
+
+from rubricc.builtins import REGISTRY
+from rubricc.interpreter import RowEval, Services, entries_of, item_set, settle
+from rubricc.judges import JudgeRequest
+from rubricc.runtime import values as V
+from rubricc.runtime.aggregate import aggregate, criteria_value
+from rubricc.runtime.result import ItemResult, RowResult
+from rubricc.typecheck import Checked
+
+
+def freeze(value):
+    """A hashable stand-in for a value, so that identical calls can share one result."""
+    if isinstance(value, list):
+        return ("list", tuple(freeze(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, freeze(v)) for k, v in value.items())))
+    return (type(value).__name__, value)
+
+
+class BatchRuntime:
+    def __init__(self, checked: Checked, columns: dict[str, list], size: int, services: Services):
+        self.checked = checked
+        self.columns = columns
+        self.size = size
+        self.services = services
+        self.items: dict[str, list[ItemResult | None]] = {}
+        self.gates: list[tuple[str, list, float]] = []  # (name, condition column, fail value)
+        self.memo: dict[tuple, object] = {}
+        self.calls = {"computed": 0, "deduped": 0}
+
+    def all_rows(self) -> list[int]:
+        return list(range(self.size))
+
+    def empty(self) -> list:
+        return [None] * self.size
+
+    @staticmethod
+    def arg(operand, i: int):
+        return operand[i] if isinstance(operand, list) else operand
+
+    def args(self, operands, i: int) -> tuple:
+        return tuple(self.arg(o, i) for o in operands)
+
+    # ---- values --------------------------------------------------------------------------------
+
+    def col(self, rows, name: str) -> list:
+        return self.columns.get(name) or self.empty()
+
+    def call(self, rows, fn: str, *operands) -> list:
+        out, impl = self.empty(), REGISTRY[fn].fn
+        for i in rows:
+            args = self.args(operands, i)
+            key = (fn, freeze(args))
+            if key not in self.memo:
+                self.memo[key] = V.call(impl, args, fn)
+                self.calls["computed"] += 1
+            else:
+                self.calls["deduped"] += 1
+            out[i] = self.memo[key]
+        return out
+
+    def heavy(self, rows, fn: str, *operands) -> list:
+        pending: dict[tuple, tuple] = {}
+        for i in rows:
+            args = self.args(operands, i)
+            key = (fn, freeze(args))
+            bad = V.failed_arg(args)
+            if bad is not None:
+                self.memo.setdefault(key, bad)
+            elif key not in self.memo:
+                pending.setdefault(key, args)
+        self.calls["computed"] += len(pending)
+        self.calls["deduped"] += len(rows) - len(pending)
+        for key, value in zip(pending, self.services.heavy_batch(fn, list(pending.values()))):
+            self.memo[key] = value
+        out = self.empty()
+        for i in rows:
+            out[i] = self.memo[(fn, freeze(self.args(operands, i)))]
+        return out
+
+    def each_row(self, rows, fn) -> list:
+        out = self.empty()
+        for i in rows:
+            out[i] = fn(i)
+        return out
+
+    def binary(self, rows, op: str, a, b) -> list:
+        return self.each_row(rows, lambda i: V.binary(op, self.arg(a, i), self.arg(b, i)))
+
+    def unary(self, rows, op: str, a) -> list:
+        return self.each_row(rows, lambda i: V.unary(op, self.arg(a, i)))
+
+    def field(self, rows, a, name: str) -> list:
+        return self.each_row(rows, lambda i: V.field(self.arg(a, i), name))
+
+    def index(self, rows, a, b) -> list:
+        return self.each_row(rows, lambda i: V.index(self.arg(a, i), self.arg(b, i)))
+
+    def length(self, rows, a) -> list:
+        return self.each_row(rows, lambda i: V.length(self.arg(a, i)))
+
+    def list_(self, rows, *operands) -> list:
+        return self.each_row(rows, lambda i: _no_failure(list(self.args(operands, i))))
+
+    def record(self, rows, names, *operands) -> list:
+        return self.each_row(rows, lambda i: _no_failure(dict(zip(names, self.args(operands, i)))))
+
+    def where(self, rows, cond, truth: bool) -> list[int]:
+        return [i for i in rows if not isinstance(self.arg(cond, i), V.Failed)
+                and bool(self.arg(cond, i)) == truth]
+
+    def merge(self, rows, cond, then, other) -> list:
+        def pick(i):
+            c = self.arg(cond, i)
+            return c if isinstance(c, V.Failed) else self.arg(then if c else other, i)
+
+        return self.each_row(rows, pick)
+
+    # ---- items ---------------------------------------------------------------------------------
+
+    def _set_item(self, name: str, rows, results) -> list:
+        column = self.items.setdefault(name, [None] * self.size)
+        for i, result in zip(rows, results):
+            column[i] = result
+        return [r.as_value() if r is not None else None for r in column]
+
+    def item(self, rows, name: str, value) -> list:
+        return self._set_item(name, rows, [ItemResult.of(V.item_value(self.arg(value, i))) for i in rows])
+
+    def item_col(self, name: str) -> list:
+        return [r.as_value() if r is not None else None for r in self.items[name]]
+
+    def gate(self, rows, name: str, cond, fail: float) -> list[int]:
+        self.gates.append((name, cond, fail))
+        self._set_item(name, rows, [ItemResult.of(V.item_value(V.truthy(self.arg(cond, i)))) for i in rows])
+        return self.where(rows, cond, True)
+
+    def judge(self, rows, name: str, criterion, template: str) -> list:
+        requests = {}
+        for i in rows:
+            text = self.arg(criterion, i)
+            if not isinstance(text, V.Failed):
+                requests[i] = self.request(name, text, i, template)
+        verdicts = self.judge_deduped(list(requests.values()))
+        results = []
+        for i in rows:
+            text = self.arg(criterion, i)
+            results.append(ItemResult.of(text if isinstance(text, V.Failed)
+                                         else V.item_value(verdicts[requests[i]])))
+        return self._set_item(name, rows, results)
+
+    def request(self, name: str, text: str, i: int, template: str) -> JudgeRequest:
+        prompt, response = self.columns.get("prompt"), self.columns.get("response")
+        return JudgeRequest(name, text, (prompt[i] if prompt else "") or "",
+                            (response[i] if response else "") or "", template)
+
+    def judge_deduped(self, requests: list[JudgeRequest]) -> dict[JudgeRequest, object]:
+        unique = list(dict.fromkeys(requests))
+        return dict(zip(unique, self.services.judge(unique))) if unique else {}
+
+    def each(self, rows, name: str, source) -> list:
+        info = self.checked.item(name)
+        asked: dict[int, list] = {}
+        failures: dict[int, V.Failed] = {}
+        for i in rows:
+            asked[i], failures[i] = self.criteria_of(info, i, self.arg(source, i))
+        template = info.template.text if info.template is not None else None
+        requests = {(i, j): self.request(name, text, i, template or _default_template())
+                    for i in rows for j, (text, _) in enumerate(asked[i])}
+        verdicts = self.judge_deduped(list(requests.values()))
+        results = []
+        for i in rows:
+            if failures[i] is not None:
+                results.append(ItemResult.of(failures[i]))
+                continue
+            criteria = tuple(settle(text, w, verdicts[requests[(i, j)]])
+                             for j, (text, w) in enumerate(asked[i]))
+            results.append(ItemResult.of(criteria_value([c.entry() for c in criteria]), criteria))
+        return self._set_item(name, rows, results)
+
+    def criteria_of(self, info, i: int, source):
+        if isinstance(source, V.Failed):
+            return [], source
+        row = {k: v[i] for k, v in self.columns.items()}
+        evaluator = RowEval(self.checked, row, self.services)
+        asked = [evaluator.criterion(info, elem) for elem in source or []]
+        bad = next((c for c in asked if isinstance(c, V.Failed)), None)
+        return ([] if bad else asked), bad
+
+    # ---- the score -----------------------------------------------------------------------------
+
+    def aggregate(self, rows, name: str, k: float, specs) -> list:
+        def one(i):
+            entries = []
+            for spec in specs:
+                if isinstance(spec, str):
+                    for info in item_set(self.checked, spec):
+                        entries += entries_of(info, self.items[info.name][i])
+                else:
+                    v = self.arg(spec, i)
+                    entries.append(_entry(v))
+            return aggregate(name, entries, k)
+
+        return self.each_row(rows, one)
+
+    def finish(self, rows, total) -> list[RowResult]:
+        out = []
+        for i in range(self.size):
+            items = {info.name: self.items.get(info.name, [None] * self.size)[i] or
+                     ItemResult(None, V.SKIPPED) for info in self.checked.items}
+            out.append(self.row_result(i, items, total))
+        return out
+
+    def row_result(self, i: int, items, total) -> RowResult:
+        for name, cond, fail in self.gates:
+            c = self.arg(cond, i)
+            if isinstance(c, V.Failed):
+                return RowResult(items, None, c.status, f"gate `{name}`: {c.message}")
+            if c is not None and not c:
+                return RowResult(items, fail, "gated")
+        value = total[i]
+        if isinstance(value, V.Failed):
+            return RowResult(items, None, value.status, value.message)
+        return RowResult(items, float(value), V.OK)
+
+
+def _entry(v):
+    from rubricc.runtime.aggregate import Entry
+    return Entry(v if isinstance(v, V.Failed) else float(v))
+
+
+def _no_failure(value):
+    bad = V.failed_arg(value.values() if isinstance(value, dict) else value)
+    return bad if bad is not None else value
+
+
+def _default_template() -> str:
+    from rubricc.judges import DEFAULT_TEMPLATE
+    return DEFAULT_TEMPLATE

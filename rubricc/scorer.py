@@ -1,0 +1,161 @@
+"""`Scorer`: a compiled rubric, callable on whole batches.
+
+    scorer = rubricc.compile("rubrics/math/answer.rubric")
+    batch = scorer.score(responses=["... \\boxed{4}"], answer=["4"])
+    batch.total, batch.values, batch.status
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+from rubricc.codegen import Generated
+from rubricc.interpreter import RowEval
+from rubricc.ir import Function
+from rubricc.judges import Judge
+from rubricc.runtime import values as V
+from rubricc.runtime.batch import RewardBatch
+from rubricc.runtime.kernels import BatchRuntime
+from rubricc.runtime.pool import WorkerPool
+from rubricc.runtime.result import ItemResult, RowResult
+from rubricc.runtime.services import Services
+from rubricc.typecheck import Checked, all_items
+
+DEFAULT_DEADLINE = 10.0
+
+
+class GeneratedCodeError(RuntimeError):
+    """A failure inside generated code, reported at the rubric line that produced it."""
+
+
+class Scorer:
+    def __init__(self, checked: Checked, function: Function | None, generated: Generated | None,
+                 routes: dict[str | None, Scorer] | None = None):
+        self.checked = checked
+        self.function = function
+        self.generated = generated
+        self.routes = routes or {}
+        self.pool: WorkerPool | None = None
+        self.judge: Judge | None = None
+        self.deadline = DEFAULT_DEADLINE
+        self._entry = None
+
+    @property
+    def name(self) -> str:
+        return self.checked.name
+
+    @property
+    def names(self) -> list[str]:
+        return [i.name for i in all_items(self.checked)]
+
+    @property
+    def inputs(self) -> dict:
+        return self.checked.inputs
+
+    def python_source(self) -> str:
+        if self.routes:
+            parts = [s.python_source() for s in self.routes.values()]
+            return "\n\n".join(parts)
+        return self.generated.source
+
+    def ir_text(self) -> str:
+        if self.routes:
+            return "\n\n".join(s.ir_text() for s in self.routes.values())
+        return self.function.render()
+
+    # ---- running -------------------------------------------------------------------------------
+
+    def services(self, judge: Judge | None = None) -> Services:
+        if self.pool is None:
+            self.pool = WorkerPool(deadline=self.deadline)
+        return Services(self.pool, judge or self.judge)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        for sub in self.routes.values():
+            sub.close()
+
+    def score(self, prompts=None, responses=None, *, judge: Judge | None = None, device=None,
+              **columns) -> RewardBatch:
+        """Score a batch given column lists: `responses` (and `prompts`), plus dataset columns."""
+        cols = {k: list(v) for k, v in columns.items()}
+        if responses is not None:
+            cols["response"] = list(responses)
+        if prompts is not None:
+            cols["prompt"] = list(prompts)
+        size = len(cols["response"]) if "response" in cols else 0
+        return self.score_columns(cols, size, judge=judge, device=device)
+
+    def score_rows(self, rows: list[dict], *, judge: Judge | None = None, device=None) -> RewardBatch:
+        names = {k for r in rows for k in r}
+        cols = {k: [r.get(k) for r in rows] for k in names}
+        return self.score_columns(cols, len(rows), judge=judge, device=device)
+
+    def score_columns(self, cols: dict[str, list], size: int, judge=None, device=None) -> RewardBatch:
+        started = time.perf_counter()
+        services = self.services(judge)
+        rows, counts = self.run(cols, size, services)
+        batch = RewardBatch.from_rows(self.names, rows, device=device)
+        batch.timings["score_s"] = time.perf_counter() - started
+        batch.counts = counts
+        return batch
+
+    def run(self, cols: dict[str, list], size: int, services: Services):
+        if self.routes:
+            return self.run_routes(cols, size, services)
+        rt = BatchRuntime(self.checked, cols, size, services)
+        try:
+            rows = self.entry()(rt)
+        except Exception as exc:
+            raise self.locate(exc) from exc
+        return rows, dict(rt.calls)
+
+    def entry(self):
+        if self._entry is None:
+            namespace: dict = {}
+            from rubricc.builtins import Regex
+            namespace["Regex"] = Regex
+            code = compile(self.generated.source, self.generated.filename, "exec")
+            exec(code, namespace)
+            self._entry = namespace["score_batch"]
+        return self._entry
+
+    def locate(self, exc: Exception) -> Exception:
+        from rubricc.judges import JudgeRequired
+        if isinstance(exc, JudgeRequired):
+            return exc
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename == self.generated.filename:
+                span = self.generated.span_at(frame.lineno)
+                return GeneratedCodeError(f"{span}: {type(exc).__name__}: {exc}")
+        return exc
+
+    def run_routes(self, cols, size, services):
+        groups: dict[str | None, list[int]] = {}
+        rows: list[RowResult | None] = [None] * size
+        for i in range(size):
+            row = {k: v[i] for k, v in cols.items()}
+            key = RowEval(self.checked, row, services).eval(self.checked.route_key)
+            if isinstance(key, V.Failed):
+                rows[i] = RowResult({}, None, key.status, key.message)
+                continue
+            chosen = key if key in self.routes else None
+            if chosen not in self.routes:
+                rows[i] = RowResult({}, None, V.ERROR, f"no route for {key!r} and no default")
+                continue
+            groups.setdefault(chosen, []).append(i)
+        counts: dict[str, int] = {}
+        for key, idx in groups.items():
+            sub_cols = {k: [v[i] for i in idx] for k, v in cols.items()}
+            sub_rows, sub_counts = self.routes[key].run(sub_cols, len(idx), services)
+            for i, r in zip(idx, sub_rows):
+                prefix = key or "default"
+                rows[i] = RowResult({f"{prefix}.{k}": v for k, v in r.items.items()},
+                                    r.total, r.status, r.message)
+            for k, v in sub_counts.items():
+                counts[k] = counts.get(k, 0) + v
+        na = {name: ItemResult(None, V.NA) for name in self.names}
+        return [RowResult(na | r.items, r.total, r.status, r.message) for r in rows], counts
