@@ -1,0 +1,85 @@
+"""`rubricc check`: compile every rubric found, lint it, and run the tests written inside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rubricc.diagnostics import Diagnostic
+from rubricc.pipeline import build, front
+from rubricc.source import Source
+from rubricc.testing import TestOutcome, run_tests
+from rubricc.typecheck import judge_items
+
+
+@dataclass
+class FileReport:
+    path: str
+    rubrics: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    tests: list[TestOutcome] = field(default_factory=list)
+    judge_calls: dict[str, int] = field(default_factory=dict)  # rubric -> judge calls per response
+    sources: dict[str, Source] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(d.is_error for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(not d.is_error for d in self.diagnostics)
+
+    @property
+    def failed_tests(self) -> int:
+        return sum(not t.passed for t in self.tests)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.failed_tests
+
+
+@dataclass
+class Report:
+    files: list[FileReport]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.files) and all(f.ok for f in self.files)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "files": [
+            {"path": f.path, "rubrics": f.rubrics, "ok": f.ok,
+             "diagnostics": [d.to_json() for d in f.diagnostics],
+             "tests": [{"rubric": t.rubric, "name": t.name, "passed": t.passed,
+                        "message": t.message} for t in f.tests],
+             "judge_calls_per_response": f.judge_calls}
+            for f in self.files]}
+
+
+def find_rubrics(paths: list[str | Path]) -> list[Path]:
+    found: list[Path] = []
+    for p in map(Path, paths):
+        found += sorted(p.rglob("*.rubric")) if p.is_dir() else [p]
+    return found
+
+
+def check_file(path: Path, run: bool = True) -> FileReport:
+    result = front(path)
+    report = FileReport(str(path), [c.name for c in result.rubrics], result.diagnostics,
+                        sources=result.program.sources)
+    if not result.ok:
+        return report
+    for checked in result.rubrics:
+        report.judge_calls[checked.name] = len([i for i in judge_items(checked) if i.kind == "judge"])
+        if run and checked.tests:
+            scorer = build(checked)
+            try:
+                report.tests += run_tests(scorer, result.program.sources)
+            finally:
+                scorer.close()
+    return report
+
+
+def check(paths: list[str | Path], run: bool = True) -> Report:
+    """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them."""
+    return Report([check_file(p, run) for p in find_rubrics(paths)])

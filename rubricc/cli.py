@@ -1,0 +1,247 @@
+"""The `rubricc` command: check, score, explain, fmt, compile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rubricc.check import check
+from rubricc.data import DataRow, read_jsonl, validate
+from rubricc.diagnostics import CompileError, render_all
+from rubricc.judges import JudgeRequired
+from rubricc.runtime.values import STATUSES
+
+# Wide enough for paths in tables when output is piped (rich assumes 80 columns then).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CompileError as exc:
+        err.print(render_all(exc.diagnostics, exc.sources), markup=False)
+        return 1
+    except (JudgeRequired, ValueError, OSError) as exc:
+        err.print(f"rubricc: {exc}", markup=False)
+        return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rubricc", description="Rewards for RL post-training, as code.")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="lint rubrics and run the tests inside them")
+    c.add_argument("paths", nargs="+", help="rubric files or folders")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--no-tests", action="store_true", help="lint only")
+    c.set_defaults(run=cmd_check)
+
+    s = sub.add_parser("score", help="score a JSONL file of completions")
+    s.add_argument("rubric")
+    s.add_argument("data")
+    s.add_argument("--out", required=True, help="output JSONL: input rows plus reward, items, status")
+    s.add_argument("--name", help="which rubric, when the file holds several")
+    s.add_argument("--batch", type=int, default=512, help="rows per scoring call")
+    s.set_defaults(run=cmd_score)
+
+    e = sub.add_parser("explain", help="break down one row's score")
+    e.add_argument("rubric")
+    e.add_argument("data")
+    e.add_argument("--row", type=int, required=True, help="1-based row number in the data file")
+    e.add_argument("--name", help="which rubric, when the file holds several")
+    e.set_defaults(run=cmd_explain)
+
+    f = sub.add_parser("fmt", help="format rubric files in place")
+    f.add_argument("paths", nargs="+")
+    f.add_argument("--check", action="store_true", help="only report files that would change")
+    f.set_defaults(run=cmd_fmt)
+
+    k = sub.add_parser("compile", help="print the generated code or IR")
+    k.add_argument("rubric")
+    k.add_argument("--emit", choices=["python", "ir"], default="python")
+    k.add_argument("--name", help="which rubric, when the file holds several")
+    k.set_defaults(run=cmd_compile)
+    return p
+
+
+# ---- check --------------------------------------------------------------------------------------
+
+
+def cmd_check(args) -> int:
+    report = check(args.paths, run=not args.no_tests)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+        return 0 if report.ok else 1
+    if not report.files:
+        err.print("rubricc: no .rubric files found under " + " ".join(args.paths))
+        return 1
+    for f in report.files:
+        if f.diagnostics:
+            out.print(render_all(f.diagnostics, f.sources) + "\n", markup=False)
+        for t in f.tests:
+            if not t.passed:
+                out.print(f"test failed: {t.rubric} / \"{t.name}\"\n{t.message}\n", markup=False)
+    out.print(summary_table(report))
+    return 0 if report.ok else 1
+
+
+def summary_table(report) -> Table:
+    table = Table(title="rubricc check")
+    for col in ("file", "rubrics", "errors", "warnings", "tests", "judge calls/response"):
+        table.add_column(col, justify="left" if col in ("file", "rubrics") else "right")
+    for f in report.files:
+        passed = sum(t.passed for t in f.tests)
+        tests = f"{passed}/{len(f.tests)}" if f.tests else "-"
+        style = "green" if f.ok else "red"
+        calls = ", ".join(str(v) for v in f.judge_calls.values()) or "-"
+        table.add_row(f.path, ", ".join(f.rubrics), str(f.errors), str(f.warnings), tests, calls,
+                      style=style)
+    return table
+
+
+# ---- score --------------------------------------------------------------------------------------
+
+
+def load_scorer(path: str, name: str | None):
+    from rubricc.pipeline import compile
+
+    return compile(Path(path), rubric=name)
+
+
+def cmd_score(args) -> int:
+    scorer = load_scorer(args.rubric, args.name)
+    rows = list(read_jsonl(args.data))
+    checked = [validate(r, scorer.inputs, args.data) for r in rows]
+    for r in checked:
+        if r.problem:
+            err.print(f"row not scored: {r.problem}", markup=False)
+    stats = Counter()
+    means: dict[str, list[float]] = {n: [] for n in scorer.names}
+    try:
+        with open(args.out, "w", encoding="utf-8") as sink, progress() as bar:
+            task = bar.add_task("scoring", total=len(checked))
+            for start in range(0, len(checked), args.batch):
+                chunk = checked[start:start + args.batch]
+                for line in score_chunk(scorer, chunk, stats, means):
+                    sink.write(json.dumps(line) + "\n")
+                bar.advance(task, len(chunk))
+    finally:
+        scorer.close()
+    out.print(score_table(scorer.names, stats, means, len(checked)))
+    return 0
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err)
+
+
+def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means) -> list[dict]:
+    good = [r for r in chunk if not r.problem]
+    batch = scorer.score_rows([r.data for r in good]) if good else None
+    results = iter(batch.rows) if batch is not None else iter(())
+    lines = []
+    for r in chunk:
+        base = dict(r.data) if r.data is not None else {"_raw": r.raw.rstrip("\n")}
+        if r.problem:
+            stats["row:invalid"] += 1
+            lines.append(base | {"reward": None, "items": {}, "status": {}, "error": r.problem})
+            continue
+        result = next(results)
+        stats[f"row:{result.status}"] += 1
+        for name, item in result.items.items():
+            stats[(name, item.status)] += 1
+            if item.value is not None:
+                means[name].append(item.value)
+        line = base | {"reward": result.total,
+                       "items": {k: v.value for k, v in result.items.items()},
+                       "status": {k: v.status for k, v in result.items.items()}}
+        if result.message:
+            line["error"] = result.message
+        lines.append(line)
+    return lines
+
+
+def score_table(names, stats: Counter, means, total_rows: int) -> Table:
+    table = Table(title=f"{total_rows} rows")
+    table.add_column("item")
+    table.add_column("mean", justify="right")
+    for s in STATUSES:
+        table.add_column(s, justify="right")
+    for name in names:
+        vals = means[name]
+        mean = f"{sum(vals) / len(vals):.3f}" if vals else "-"
+        table.add_row(name, mean, *[str(stats[(name, s)]) for s in STATUSES])
+    rows = ", ".join(f"{k[4:]} {v}" for k, v in stats.items()
+                     if isinstance(k, str) and k.startswith("row:"))
+    table.caption = f"rows: {rows}"
+    return table
+
+
+# ---- explain, fmt, compile ----------------------------------------------------------------------
+
+
+def cmd_explain(args) -> int:
+    from rubricc.explain import explain_row
+
+    scorer = load_scorer(args.rubric, args.name)
+    rows = list(read_jsonl(args.data))
+    if not 1 <= args.row <= len(rows):
+        err.print(f"rubricc: --row must be between 1 and {len(rows)}")
+        return 1
+    row = validate(rows[args.row - 1], scorer.inputs, args.data)
+    if row.problem:
+        err.print(row.problem, markup=False)
+        return 1
+    try:
+        [result] = scorer.score_rows([row.data]).rows
+        sources = {scorer.checked.rubric.span.file: _source(scorer)}
+        out.print(explain_row(scorer.checked, row.data, result, sources, scorer.services()),
+                  markup=False)
+    finally:
+        scorer.close()
+    return 0
+
+
+def _source(scorer):
+    from rubricc.source import Source
+
+    path = scorer.checked.rubric.span.file
+    return Source(path, Path(path).read_text(encoding="utf-8"))
+
+
+def cmd_fmt(args) -> int:
+    from rubricc.check import find_rubrics
+    from rubricc.fmt import format_text
+
+    changed = 0
+    for path in find_rubrics(args.paths):
+        text = path.read_text(encoding="utf-8")
+        formatted = format_text(text, str(path))
+        if formatted != text:
+            changed += 1
+            if args.check:
+                out.print(f"would reformat {path}")
+            else:
+                path.write_text(formatted, encoding="utf-8")
+                out.print(f"formatted {path}")
+    return 1 if args.check and changed else 0
+
+
+def cmd_compile(args) -> int:
+    scorer = load_scorer(args.rubric, args.name)
+    print(scorer.python_source() if args.emit == "python" else scorer.ir_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

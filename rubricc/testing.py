@@ -1,0 +1,112 @@
+"""Run the tests written inside rubric files against the compiled scorer.
+
+A test sets columns, a response and pinned judge verdicts, then states expectations on items and
+the score, or an ordering (`prefer A over B`). Failures explain themselves with the values seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rubricc import nodes as n
+from rubricc.interpreter import RowEval
+from rubricc.judges import PinnedJudge
+from rubricc.runtime import values as V
+from rubricc.runtime.result import RowResult
+from rubricc.runtime.services import Services
+from rubricc.scorer import Scorer
+from rubricc.source import Source, Span
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    rubric: str
+    name: str
+    passed: bool
+    span: Span
+    message: str = ""
+
+
+def run_tests(scorer: Scorer, sources: dict[str, Source]) -> list[TestOutcome]:
+    return [run_test(scorer, test, sources) for test in scorer.checked.tests]
+
+
+def run_test(scorer: Scorer, test: n.Test, sources: dict[str, Source]) -> TestOutcome:
+    row, verdicts = test_row(scorer, test)
+    judge = PinnedJudge(verdicts)
+    failures: list[str] = []
+    expects = [s for s in test.body if isinstance(s, n.Expect)]
+    if expects or not any(isinstance(s, n.Prefer) for s in test.body):
+        [result] = scorer.score_rows([row], judge=judge).rows
+        failures += [msg for e in expects if (msg := check_expect(scorer, e, result, sources))]
+    for prefer in (s for s in test.body if isinstance(s, n.Prefer)):
+        failures += [msg for msg in [check_prefer(scorer, prefer, row, judge)] if msg]
+    return TestOutcome(scorer.name, test.name, not failures, test.span, "\n".join(failures))
+
+
+def constant(expr):
+    return RowEval(None, {}, Services()).eval(expr)
+
+
+def test_row(scorer: Scorer, test: n.Test) -> tuple[dict, dict[str, float]]:
+    row: dict = {"prompt": "", "response": ""}
+    verdicts: dict[str, float] = {}
+    for stmt in test.body:
+        if isinstance(stmt, n.TestField):
+            row[stmt.name] = constant(stmt.value)
+        elif isinstance(stmt, n.Given):
+            verdicts |= {name: float(constant(v)) for name, v in stmt.verdicts}
+    return row, verdicts
+
+
+class ExpectEval(RowEval):
+    """Evaluates `expect` lines: item names, `score`, and `status(item)`."""
+
+    def __init__(self, scorer: Scorer, result: RowResult):
+        super().__init__(scorer.checked, {}, Services(), items=dict(result.items))
+        self.result = result
+
+    def eval_ScoreRef(self, e, local):
+        if self.result.total is None:
+            return V.Failed(self.result.status, self.result.message)
+        return self.result.total
+
+    def eval_Name(self, e, local):
+        item = self.items.get(e.id)
+        return item.value if item is not None and item.status == V.OK else None
+
+    def eval_Call(self, e, local):
+        if isinstance(e.callee, n.Name) and e.callee.id == "status":
+            return self.items[e.args[0].id].status
+        return super().eval_Call(e, local)
+
+
+def check_expect(scorer: Scorer, expect: n.Expect, result: RowResult, sources) -> str:
+    outcome = ExpectEval(scorer, result).eval(expect.expr)
+    if outcome is True:
+        return ""
+    text = source_text(expect.expr.span, sources)
+    seen = ", ".join(describe(name, r) for name, r in result.items.items())
+    total = f"{result.total:.4g}" if result.total is not None else f"none ({result.status}: {result.message})"
+    return f"{expect.span}: expected `{text}`; score = {total}; items: {seen}"
+
+
+def describe(name: str, r) -> str:
+    if r.status == V.OK:
+        return f"{name} = {r.value:.4g}"
+    return f"{name} is {r.status}" + (f" ({r.message})" if r.message else "")
+
+
+def check_prefer(scorer: Scorer, prefer: n.Prefer, row: dict, judge) -> str:
+    better, worse = constant(prefer.better), constant(prefer.worse)
+    rows = [row | {"response": better}, row | {"response": worse}]
+    a, b = scorer.score_rows(rows, judge=judge).rows
+    if a.total is not None and b.total is not None and a.total > b.total:
+        return ""
+    fmt = lambda r: f"{r.total:.4g}" if r.total is not None else f"none ({r.message})"  # noqa: E731
+    return f"{prefer.span}: expected {better!r} (score {fmt(a)}) to score above {worse!r} (score {fmt(b)})"
+
+
+def source_text(span: Span, sources: dict[str, Source]) -> str:
+    source = sources.get(span.file)
+    return source.text[span.start:span.end] if source else "?"
