@@ -27,7 +27,8 @@ class Front:
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        return sorted(self.program.diagnostics, key=sort_key)
+        # a routed rubric is checked on its own and as a route: report each finding once
+        return sorted(set(self.program.diagnostics), key=sort_key)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,12 @@
+"""The built-in functions rubrics call; importing this package fills `REGISTRY`.
+
+>>> REGISTRY["last_boxed"].signature()
+'last_boxed(text: text) -> text?'
+"""
+
+# The modules are imported for their `@builtin()` registrations.
+from rubricc.builtins import counts, extract, mathx, regex, text
+from rubricc.builtins.registry import REGISTRY, Builtin, Json, Param, Regex, builtin
+
+__all__ = ["REGISTRY", "Builtin", "Json", "Param", "Regex", "builtin"]
+__all__ += ["counts", "extract", "mathx", "regex", "text"]

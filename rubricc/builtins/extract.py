@@ -1,0 +1,237 @@
+"""Built-ins that pull the graded part out of a response: boxed answers, tags, code, JSON.
+
+>>> last_boxed(r"so $x = \\boxed{\\frac{1}{2}}$.")
+'\\\\frac{1}{2}'
+>>> tag("<answer> 7 </answer>", "answer")
+'7'
+"""
+
+import functools
+import json
+import re
+
+import re2
+
+from rubricc.builtins.registry import Json, builtin
+
+# Patterns that scan for an opening and its closing run in RE2: Python's `re` takes quadratic time
+# on a degenerate response full of openings ("<think><think>..."), and these run in-process.
+_FENCE = re2.compile(r"(?ms)^[ \t]*```[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*```")
+_THINK_BLOCK = re2.compile(r"(?s)<think>.*?</think>")
+# The greedy `.*` finds the last phrase even inside another ("Answer: The final answer is 5").
+_LAST_ANSWER_PHRASE = re2.compile(r"(?is).*answer\s*(?:is\s*:?|:)[\s*]*([^\n]+)")
+# Python's `re` (RE2's wrapper is slow per match, and a response may hold thousands of numbers);
+# each span stops at the next opening, so an unclosed `\(` costs one scan, not one per opening.
+_MATH_OR_NUMBER = re.compile(
+    r"\$\$([^$]+)\$\$|\$([^$]+)\$"
+    r"|\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
+    r"|(-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?)",
+    re.DOTALL,
+)
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_SPACES = re.compile(r"\s*")
+_BOX_TOKEN = re.compile(r"[^\s$]+")
+_SENTENCE_END = re.compile(r"\.(?=\s|$)")
+_BRACE_DEPTH = {"{": 1, "}": -1}
+
+
+def read_braced(text: str, start: int) -> tuple[str, int] | None:
+    """The content of the `{...}` group opening at `text[start]` and the index after it.
+
+    Backslash-escaped braces (`\\{`) do not count; an unclosed group gives None.
+
+    >>> read_braced("{a{b}c}d", 0)
+    ('a{b}c', 7)
+    >>> read_braced("{a{b}", 0) is None
+    True
+    """
+    depth, i = 0, start
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        depth += _BRACE_DEPTH.get(char, 0)
+        if depth == 0:
+            return text[start + 1 : i], i + 1
+        i += 1
+    return None
+
+
+def _box_content(text: str, after: int) -> tuple[str | None, int]:
+    r"""What one `\boxed` holds (a braced group, or the next token: `\boxed 5`), and where it ends.
+
+    A group left unclosed runs to the end of the text: nothing after it is a later box.
+    """
+    start = _SPACES.match(text, after).end()
+    if text.startswith("{", start):
+        return read_braced(text, start) or (None, len(text))
+    token = _BOX_TOKEN.match(text, start) if start > after else None
+    if token is None:
+        return None, start
+    return token.group(0).rstrip(".,"), token.end()
+
+
+@builtin()
+def last_boxed(text: str) -> str | None:
+    r"""The content of the last `\boxed{...}` or `\fbox{...}` (nested braces kept), or none.
+
+    A final box left unclosed (a truncated response) gives none rather than an earlier box.
+
+    >>> last_boxed(r"\boxed{1} then \boxed{2}"), last_boxed(r"\boxed 5$.")
+    ('2', '5')
+    >>> last_boxed("no box") is None, last_boxed(r"\boxed{1} \boxed{\frac{1}{2}") is None
+    (True, True)
+    """
+    found, position = None, 0
+    while (marker := _BOX.search(text, position)) is not None:
+        # Resuming after the content: a box inside a box is not a later box.
+        found, position = _box_content(text, marker.end())
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_pattern(name: str):
+    if not name.strip():
+        raise ValueError("tag: the tag name is empty")
+    escaped = re.escape(name.strip())
+    return re2.compile(rf"(?s)<{escaped}(?:\s[^>]*)?>(.*?)</{escaped}\s*>")
+
+
+@builtin()
+def tags(text: str, name: str) -> list[str]:
+    """The stripped contents of every closed `<name>...</name>` in the text, in order.
+
+    Tag names are case-sensitive; attributes on the opening tag are allowed.
+
+    >>> tags("<step>a</step> <step id=2> b </step> <step>c", "step")
+    ['a', 'b']
+    """
+    return [found.strip() for found in _tag_pattern(name).findall(text)]
+
+
+@builtin()
+def tag(text: str, name: str) -> str | None:
+    """The stripped content of the last closed `<name>...</name>`, or none when there is none.
+
+    >>> tag("<answer>1</answer><answer> 2 </answer>", "answer"), tag("<answer>3", "answer")
+    ('2', None)
+    """
+    found = tags(text, name)
+    return found[-1] if found else None
+
+
+@builtin()
+def strip_think(text: str) -> str:
+    """The response without its reasoning: `<think>...</think>` blocks removed, then stripped.
+
+    A `</think>` with no opening tag (the chat template opened it) drops everything before it.
+    An unclosed `<think>` is left as it is.
+
+    >>> strip_think("<think>hmm</think> 42"), strip_think("hmm, so</think>\\n42")
+    ('42', '42')
+    """
+    without_blocks = _THINK_BLOCK.sub("", text)
+    return without_blocks.rpartition("</think>")[2].strip()
+
+
+@builtin()
+def code_blocks(text: str, lang: str | None = None) -> list[str]:
+    """The contents of the closed ``` fenced blocks, optionally only those tagged `lang`.
+
+    The language is the first word after the opening fence, compared case-insensitively.
+
+    >>> code_blocks("```py\\nx = 1\\n```\\n```js\\ny\\n```", "PY")
+    ['x = 1']
+    """
+    wanted = None if lang is None else lang.strip().casefold()
+    return [
+        body.removesuffix("\n")
+        for info, body in _FENCE.findall(text)
+        if wanted is None or info.casefold() == wanted
+    ]
+
+
+@builtin()
+def last_code_block(text: str, lang: str | None = None) -> str | None:
+    """The contents of the last closed ``` fenced block (optionally tagged `lang`), or none.
+
+    >>> last_code_block("```\\na\\n```\\n```\\nb\\n```"), last_code_block("no code") is None
+    ('b', True)
+    """
+    found = code_blocks(text, lang)
+    return found[-1] if found else None
+
+
+def _loads(text: str) -> tuple[bool, object]:
+    """(parsed?, value): JSON's `null` must stay apart from "not JSON"."""
+    try:
+        return True, json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+@builtin()
+def json_parse(text: str | None) -> Json:
+    """The parsed JSON value of the text, or of its last ```json (or untagged) fenced block.
+
+    Gives none when no JSON is found (and for the JSON `null`).
+
+    >>> json_parse('{"a": [1, 2]}'), json_parse("Here:\\n```json\\n[true]\\n```")
+    ({'a': [1, 2]}, [True])
+    >>> json_parse("{oops") is None
+    True
+    """
+    if text is None:
+        return None
+    candidates = [text, *reversed(code_blocks(text, "json")), *reversed(code_blocks(text, ""))]
+    for candidate in candidates:
+        parsed, value = _loads(candidate)
+        if parsed:
+            return value
+    return None
+
+
+def _strip_math(answer: str) -> str | None:
+    r"""An answer without `$`/`\(\)` delimiters, bold markers and a trailing period."""
+    cleaned = answer.strip().strip("*").strip()
+    cleaned = re.sub(r"^\\[(\[]|\\[)\]]$", "", cleaned).strip().rstrip(".").strip()
+    cleaned = cleaned.strip("$").strip()
+    return cleaned or None
+
+
+def _answer_phrase(text: str) -> str | None:
+    """The X of the last "answer is X" / "Answer: X", cut at the end of its sentence."""
+    phrase = _LAST_ANSWER_PHRASE.match(text)
+    if phrase is None:
+        return None
+    return _strip_math(_SENTENCE_END.split(phrase.group(1), maxsplit=1)[0])
+
+
+def _last_math_or_number(text: str) -> str | None:
+    found = None
+    for match in _MATH_OR_NUMBER.finditer(text):
+        found = next(group for group in match.groups() if group is not None)
+    return None if found is None else _strip_math(found)
+
+
+@builtin()
+def final_answer(text: str) -> str | None:
+    r"""The answer a math response ends on: its last box, else its "answer is X", else its last math.
+
+    The fallback is the last `$...$`/`\(...\)` span or number; delimiters and a trailing period
+    are removed. Gives none when the text holds no candidate.
+
+    >>> final_answer(r"so \boxed{7}. The answer is 8"), final_answer("The answer is $\\frac{1}{2}$.")
+    ('7', '\\frac{1}{2}')
+    >>> final_answer("3 apples and 5 pears."), final_answer("") is None
+    ('5', True)
+    """
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed.strip() or None
+    return _answer_phrase(text) or _last_math_or_number(text)

@@ -1,0 +1,15 @@
+"""Shared fixtures: the repository root, shipped rubrics, and a scorer cache closed at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "rubrics").rglob("*.rubric"))
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT

@@ -1,0 +1,139 @@
+"""Two engines, one spec: the compiled batch scorer agrees exactly with the reference interpreter,
+on every shipped rubric and on the language cases, over random batches."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from rubricc.interpreter import interpret_row
+from rubricc.judges import PinnedJudge
+from rubricc.pipeline import build, front
+from rubricc.runtime.services import Services
+from tests.conftest import ROOT, SHIPPED
+
+CASES = ROOT / "tests" / "cases" / "score" / "language.rubric"
+
+PIECES = [
+    "", " ", "\\boxed{4}", "\\boxed{\\frac{1}{2}}", "0.5", "<think>", "</think>", "<answer>",
+    "</answer>", "call 911", "-3", "12", "{\"a\": 1}", "x = 3", "The answer is 7.", "\n\n",
+    "\\boxed{", "}", "maybe", "2\\sqrt{2}", "0.75", "\\boxed{x=2}", "3/4",
+]
+ANSWERS = ["4", "1/2", "0.75", "2", "12", "-3", "2\\sqrt{2}", "x=3", "abc"]
+
+
+def random_row(rng: random.Random, inputs: dict) -> dict:
+    row = {"prompt": "What now?", "response": "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 5)))}
+    row["answer"] = rng.choice(ANSWERS)
+    row["tolerance"] = rng.choice([None, 0.5, 0.001])
+    row["task"] = rng.choice(["math", "open", "other"])
+    row["rubric"] = [{"text": rng.choice(["a", "b", "c"]), "weight": rng.choice([1, 2, -1])}
+                     for _ in range(rng.randint(0, 3))]
+    return row
+
+
+def grpo_batch(rng: random.Random, inputs: dict, size: int = 48) -> list[dict]:
+    """Groups of 8 responses per prompt with repeats, as a GRPO step produces them."""
+    rows = []
+    while len(rows) < size:
+        base = random_row(rng, inputs)
+        variants = [random_row(rng, inputs)["response"] for _ in range(3)]
+        rows += [base | {"response": rng.choice(variants)} for _ in range(8)]
+    return rows[:size]
+
+
+def as_tuple(result):
+    items = {k: (v.value, v.status) for k, v in result.items.items()}
+    return items, result.total, result.status
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def all_rubrics():
+    for path in SHIPPED + [CASES]:
+        result = front(path)
+        assert result.ok, [str(d.message) for d in result.diagnostics]
+        for checked in result.rubrics:
+            yield pytest.param(checked, id=f"{path.name}:{checked.name}")
+
+
+VERDICTS = {"emergency": 0.9, "diagnosis": 0.2, "plain": 0.6, "criteria": 0.7, "accurate": 1.0,
+            "cites": 0.0, "hedges": 0.4}
+
+
+@pytest.mark.parametrize("checked", list(all_rubrics()))
+def test_compiled_equals_interpreted(checked):
+    scorer = build(checked)
+    judge = PinnedJudge(VERDICTS)
+    try:
+        for seed in range(3):
+            rows = grpo_batch(random.Random(seed), checked.inputs)
+            compiled = scorer.score_rows(rows, judge=judge).rows
+            services = Services(scorer.services().pool, judge)
+            for row, got in zip(rows, compiled):
+                want = interpret_row(checked, row, services)
+                assert as_tuple(got) == as_tuple(want), json.dumps(row)
+    finally:
+        scorer.close()
+
+
+def test_generated_code_is_deterministic():
+    sources = []
+    for _ in range(2):
+        result = front(CASES)
+        sources.append([build(c).python_source() for c in result.rubrics])
+    assert sources[0] == sources[1]
+
+
+def test_dedupe_computes_each_call_once_per_batch():
+    [checked] = front(ROOT / "rubrics" / "math" / "answer.rubric").rubrics
+    scorer = build(checked)
+    try:
+        batch = scorer.score(responses=["\\boxed{4}"] * 8 + ["\\boxed{5}"] * 8, answer=["4"] * 16)
+    finally:
+        scorer.close()
+    assert batch.total.tolist() == [1.0] * 8 + [0.0] * 8
+    # strip_think, final_answer and math_equal each run for 2 distinct responses, not 16
+    assert batch.counts["computed"] == 6
+    assert batch.counts["deduped"] == 3 * 16 - 6
+
+
+def test_gated_rows_never_reach_the_judge():
+    seen = []
+
+    class Recording(PinnedJudge):
+        def judge(self, requests):
+            seen.extend(r.response for r in requests)
+            return super().judge(requests)
+
+    [_, *rest] = front(CASES).rubrics
+    triage = front(CASES).rubrics[0]
+    scorer = build(triage)
+    batch = scorer.score(responses=["no think tags", "<think>x</think> Call 911."],
+                         judge=Recording(VERDICTS))
+    scorer.close()
+    assert seen and set(seen) == {"<think>x</think> Call 911."}
+    assert batch.total[0].item() == -1.0
+    assert batch.status_of(0, "emergency") == "skipped"
+
+
+def test_reward_batch_tensors(tmp_path: Path):
+    scorer = build(front(ROOT / "rubrics" / "math" / "answer.rubric").rubrics[0])
+    try:
+        batch = scorer.score(responses=["\\boxed{4}", "no answer", "\\boxed{5}"], answer=["4"] * 3)
+    finally:
+        scorer.close()
+    assert batch.names == ["has_answer", "correct"]
+    assert batch.values.shape == (3, 2) and str(batch.values.dtype) == "torch.float32"
+    assert batch.status_of(1, "correct") == "skipped"
+    assert math.isnan(batch.values[1, 1].item())
+    assert batch.total.tolist() == [1.0, 0.0, 0.0]
+    assert batch.valid.all()
