@@ -16,6 +16,7 @@ from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.scorer import Scorer
 from rubricc.source import Source, Span
+from rubricc.typecheck import callee_path
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ class ExpectEval(RowEval):
     def eval_Name(self, e, local):
         item = self.items.get(e.id)
         return item.value if item is not None and item.status == V.OK else None
+
+    def eval_Field(self, e, local):
+        dotted = ".".join(callee_path(e) or ())
+        if dotted in self.items:  # a routed rubric's column, e.g. `math.correct`
+            return self.eval_Name(n.Name(dotted, e.span), local)
+        return super().eval_Field(e, local)
 
     def eval_Call(self, e, local):
         if isinstance(e.callee, n.Name) and e.callee.id == "status":

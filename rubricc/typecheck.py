@@ -286,6 +286,9 @@ class Checker:
         return t.Record(tuple((k, self.expr(v, env, test)) for k, v in e.fields))
 
     def visit_Field(self, e: n.Field, env, test) -> t.Type:
+        dotted = ".".join(callee_path(e) or ())
+        if test and dotted in env:  # a routed rubric's column, e.g. `math.correct`
+            return env[dotted].type
         obj = self.expr(e.obj, env, test)
         if isinstance(obj, t.Record):
             found = obj.field(e.name)

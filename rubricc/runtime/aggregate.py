@@ -27,17 +27,12 @@ class Entry:
 MET = 0.5  # a probability-valued verdict counts as met from here on
 
 
-def _weighted_mean(vals, weights) -> float | Failed:
-    total = sum(weights)
-    if total <= 0:
-        return Failed(ERROR, "weighted_mean: the weights do not add up to a positive number")
-    return sum(w * v for v, w in zip(vals, weights)) / total
-
-
-def _points(vals, weights) -> float | Failed:
+def _weighted(vals, weights, name: str) -> float | Failed:
+    """sum(w*v) / sum of positive w, clipped to [0, 1]: a response that meets every positive
+    item and no negative one (pitfalls, penalties) scores exactly 1."""
     possible = sum(w for w in weights if w > 0)
     if possible <= 0:
-        return Failed(ERROR, "points: no item has positive points")
+        return Failed(ERROR, f"{name}: no item has a positive weight")
     return min(1.0, max(0.0, sum(w * v for v, w in zip(vals, weights)) / possible))
 
 
@@ -66,10 +61,8 @@ def aggregate(name: str, entries: list[Entry], k: float = 0.0) -> float | Failed
     if not live:
         return Failed(ERROR, f"{name}: nothing to aggregate (no applicable item)")
     vals = [float(e.value) for e in live]
-    if name == "weighted_mean":
-        return _weighted_mean(vals, [e.weight for e in live])
-    if name == "points":
-        return _points(vals, [e.weight for e in live])
+    if name in ("weighted_mean", "points"):
+        return _weighted(vals, [e.weight for e in live], name)
     if name == "at_least":
         return _at_least(vals, k)
     return UNWEIGHTED[name](vals)

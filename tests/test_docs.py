@@ -1,0 +1,25 @@
+"""Every rubric example in docs/language.md compiles, lints clean of errors, and passes its tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rubricc.check import check_file
+from tests.conftest import ROOT
+
+BLOCKS = re.findall(r"```rubric\n(.*?)```", (ROOT / "docs" / "language.md").read_text(), re.S)
+
+
+def test_the_reference_has_examples():
+    assert len(BLOCKS) >= 8
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_language_example(tmp_path, index):
+    path = tmp_path / f"example{index}.rubric"
+    path.write_text(BLOCKS[index])
+    report = check_file(path)
+    assert report.errors == 0, [d.message for d in report.diagnostics]
+    assert report.tests and all(t.passed for t in report.tests), [t.message for t in report.tests]
