@@ -1,8 +1,8 @@
 """Lower a checked rubric to IR: one column op per operation, over explicit row sets.
 
-Gate planning happens here: every op runs on the rows of the region it sits in (the rows that
-passed every gate before it), and a `let` is lowered at its first use, in the region of that use,
-so an expensive binding used only behind a gate never runs on rows the gate rejected.
+Every op runs on the rows of the region it sits in (the rows that passed every gate before it).
+A `let` is lowered where it is written; the plan_gates pass then moves it behind the gates that
+guard all its uses.
 `if`, `and`, `or` and `??` split rows with `where` and rejoin them with `merge`, so a branch only
 runs on the rows that take it (which is what makes none-narrowing safe).
 """
@@ -39,8 +39,13 @@ class Lowerer:
         return Ref(dst)
 
     def run(self) -> Function:
-        for info in self.checked.items:
-            getattr(self, f"lower_{info.kind}")(info)
+        items = iter(self.checked.items)
+        for member in self.checked.rubric.members:
+            if isinstance(member, n.Let):
+                self.lets[member.name] = self.expr(member.value, self.region, {})
+            elif isinstance(member, n.ITEM_TYPES):
+                info = next(items)
+                getattr(self, f"lower_{info.kind}")(info)
         score = self.checked.score
         rows = self.region
         if score is None:
@@ -97,14 +102,9 @@ class Lowerer:
             return local[e.id]
         if e.id in self.items:
             return self.items[e.id]
-        let = self.checked.scope.lets.get(e.id)
-        if let is None:
-            return self.emit("col", "R0", (e.id,), e, f"column {e.id}")
-        # Regions nest (each gate keeps a subset of the rows before it), so a let computed in an
-        # earlier region already covers every later one.
-        if e.id not in self.lets:
-            self.lets[e.id] = self.expr(let.value, self.region, {})
-        return self.lets[e.id]
+        if e.id in self.lets:
+            return self.lets[e.id]
+        return self.emit("col", "R0", (e.id,), e, f"column {e.id}")
 
     def expr_ListExpr(self, e, rows, local):
         return self.emit("list", rows, tuple(self.expr(x, rows, local) for x in e.items), e)

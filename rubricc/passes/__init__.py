@@ -5,9 +5,10 @@ from __future__ import annotations
 from rubricc.ir import Function
 from rubricc.passes.dedupe import dedupe
 from rubricc.passes.fold_constants import fold_constants
+from rubricc.passes.plan_gates import plan_gates
 from rubricc.passes.prune import prune
 
-PASSES = (fold_constants, dedupe, prune)
+PASSES = (fold_constants, plan_gates, dedupe, prune)
 
 
 def optimize(fn: Function) -> Function:

@@ -10,7 +10,7 @@ division by zero still shows up at run time with its row, as the interpreter rep
 from __future__ import annotations
 
 from rubricc.builtins import REGISTRY
-from rubricc.ir import Const, Function, Op, Ref
+from rubricc.ir import Const, Function, Op
 from rubricc.runtime import values as V
 from rubricc.passes.substitute import substitute
 
@@ -41,5 +41,3 @@ def fold_constants(fn: Function) -> Function:
             known[op.dst] = Const(value)
     return fn.replace_ops(kept)
 
-
-__all__ = ["fold_constants", "Ref"]
