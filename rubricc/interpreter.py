@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
-from rubricc.builtins import REGISTRY
+from rubricc.builtins import REGISTRY, Regex
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
-from rubricc.source import NOWHERE
 from rubricc.runtime.result import Criterion, ItemResult, RowResult
 from rubricc.runtime.services import Services
-from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, callee_path
+from rubricc.source import NOWHERE
+from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, all_items, callee_path
+
 
 def interpret_row(checked: Checked, row: dict, services: Services) -> RowResult:
     if checked.routes:
@@ -26,7 +27,7 @@ def interpret_row(checked: Checked, row: dict, services: Services) -> RowResult:
 
 def _route(checked: Checked, row: dict, services: Services) -> RowResult:
     key = RowEval(checked, row, services).eval(checked.route_key)
-    names = [(k, i.name) for k, sub in checked.routes.items() for i in _columns(sub)]
+    names = [(k, i.name) for k, sub in checked.routes.items() for i in all_items(sub)]
     na = {f"{k or 'default'}.{name}": ItemResult(None, V.NA) for k, name in names}
     if isinstance(key, V.Failed):
         return RowResult(na, None, key.status, key.message)
@@ -37,11 +38,6 @@ def _route(checked: Checked, row: dict, services: Services) -> RowResult:
     prefix = chosen or "default"
     items = na | {f"{prefix}.{k}": v for k, v in inner.items.items()}
     return RowResult(items, inner.total, inner.status, inner.message)
-
-
-def _columns(checked: Checked) -> list[ItemInfo]:
-    from rubricc.typecheck import all_items
-    return all_items(checked)
 
 
 @dataclass
@@ -146,7 +142,6 @@ class RowEval:
         return e.value
 
     def eval_RegexLit(self, e, local):
-        from rubricc.builtins import Regex
         return Regex(e.pattern, e.flags)
 
     def eval_Name(self, e: n.Name, local):

@@ -10,7 +10,7 @@ runs on the rows that take it (which is what makes none-narrowing safe).
 from __future__ import annotations
 
 from rubricc import nodes as n
-from rubricc.builtins import REGISTRY
+from rubricc.builtins import REGISTRY, Regex
 from rubricc.ir import Const, Function, Op, Ref
 from rubricc.judges import DEFAULT_TEMPLATE
 from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, callee_path, fold_number
@@ -94,7 +94,6 @@ class Lowerer:
         return Const(e.value)
 
     def expr_RegexLit(self, e, rows, local):
-        from rubricc.builtins import Regex
         return Const(Regex(e.pattern, e.flags))
 
     def expr_Name(self, e: n.Name, rows, local):

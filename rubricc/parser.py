@@ -19,7 +19,6 @@ from rubricc.diagnostics import Diagnostic
 from rubricc.resources import grammar_text
 from rubricc.source import Source, Span
 
-
 # Comments are ignored by the grammar; the lexer hands them over so that `fmt` can keep them.
 _comments: ContextVar[list[Token]] = ContextVar("comments")
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 import traceback
 
+from rubricc.builtins import Regex
 from rubricc.codegen import Generated
 from rubricc.interpreter import RowEval
 from rubricc.ir import Function
-from rubricc.judges import Judge
+from rubricc.judges import Judge, JudgeRequired
 from rubricc.runtime import values as V
 from rubricc.runtime.batch import RewardBatch
 from rubricc.runtime.kernels import BatchRuntime
@@ -115,16 +116,13 @@ class Scorer:
 
     def entry(self):
         if self._entry is None:
-            namespace: dict = {}
-            from rubricc.builtins import Regex
-            namespace["Regex"] = Regex
+            namespace: dict = {"Regex": Regex}  # regex constants print as Regex(...) in the code
             code = compile(self.generated.source, self.generated.filename, "exec")
             exec(code, namespace)
             self._entry = namespace["score_batch"]
         return self._entry
 
     def locate(self, exc: Exception) -> Exception:
-        from rubricc.judges import JudgeRequired
         if isinstance(exc, JudgeRequired):
             return exc
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from rubricc.diagnostics import Diagnostic, error
 from rubricc.source import Source

@@ -13,7 +13,7 @@ from rubricc import nodes as n
 from rubricc import types as t
 from rubricc.builtins import REGISTRY
 from rubricc.diagnostics import Diagnostic, did_you_mean, error
-from rubricc.resolve import IMPLICIT_INPUTS, Program, RubricScope
+from rubricc.resolve import Program, RubricScope
 
 TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
 ITEMSETS = ("items", "checks", "judges")
@@ -521,5 +521,3 @@ def all_items(checked: Checked) -> list[ItemInfo]:
 def judge_items(checked: Checked) -> list[ItemInfo]:
     return [i for i in all_items(checked) if i.kind in ("judge", "each")]
 
-
-__all__ = ["Checked", "ItemInfo", "check_program", "check_rubric", "IMPLICIT_INPUTS"]

@@ -33,7 +33,7 @@ def test_uncatalogued_errors_say_what_was_expected_and_what_is_open(text, messag
 
 
 def test_messages_never_name_grammar_internals():
-    for case, example in EXAMPLES:
+    for _, example in EXAMPLES:
         [diag] = parse_text(example, "bad.rubric").diagnostics
         text = diag.message + diag.help + diag.label
         assert "__ANON" not in text and "$END" not in text and "LBRACE" not in text

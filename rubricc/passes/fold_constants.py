@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from rubricc.builtins import REGISTRY
 from rubricc.ir import Const, Function, Op
-from rubricc.runtime import values as V
 from rubricc.passes.substitute import substitute
+from rubricc.runtime import values as V
 
 
 def _fold(op: Op):

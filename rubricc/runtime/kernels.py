@@ -8,11 +8,12 @@ many identical answers, and heavy calls go to the worker pool in one round.
 from __future__ import annotations
 
 from rubricc.builtins import REGISTRY
-from rubricc.interpreter import RowEval, Services, entries_of, item_set, settle
-from rubricc.judges import JudgeRequest
+from rubricc.interpreter import RowEval, entries_of, item_set, settle
+from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.runtime import values as V
-from rubricc.runtime.aggregate import aggregate, criteria_value
+from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult
+from rubricc.runtime.services import Services
 from rubricc.typecheck import Checked
 
 
@@ -173,7 +174,7 @@ class BatchRuntime:
         for i in rows:
             asked[i], failures[i] = self.criteria_of(info, i, self.arg(source, i))
         template = info.template.text if info.template is not None else None
-        requests = {(i, j): self.request(name, text, i, template or _default_template())
+        requests = {(i, j): self.request(name, text, i, template or DEFAULT_TEMPLATE)
                     for i in rows for j, (text, _) in enumerate(asked[i])}
         verdicts = self.judge_deduped(list(requests.values()))
         results = []
@@ -232,8 +233,7 @@ class BatchRuntime:
         return RowResult(items, float(value), V.OK)
 
 
-def _entry(v):
-    from rubricc.runtime.aggregate import Entry
+def _entry(v) -> Entry:
     return Entry(v if isinstance(v, V.Failed) else float(v))
 
 
@@ -241,7 +241,3 @@ def _no_failure(value):
     bad = V.failed_arg(value.values() if isinstance(value, dict) else value)
     return bad if bad is not None else value
 
-
-def _default_template() -> str:
-    from rubricc.judges import DEFAULT_TEMPLATE
-    return DEFAULT_TEMPLATE
