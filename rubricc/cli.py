@@ -204,19 +204,11 @@ def cmd_explain(args) -> int:
         return 1
     try:
         [result] = scorer.score_rows([row.data]).rows
-        sources = {scorer.checked.rubric.span.file: _source(scorer)}
-        out.print(explain_row(scorer.checked, row.data, result, sources, scorer.services()),
+        out.print(explain_row(scorer.checked, row.data, result, scorer.sources, scorer.services()),
                   markup=False)
     finally:
         scorer.close()
     return 0
-
-
-def _source(scorer):
-    from rubricc.source import Source
-
-    path = scorer.checked.rubric.span.file
-    return Source(path, Path(path).read_text(encoding="utf-8"))
 
 
 def cmd_fmt(args) -> int:

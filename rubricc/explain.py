@@ -19,28 +19,54 @@ from rubricc.typecheck import Checked
 
 def explain_row(checked: Checked, row: dict, result: RowResult, sources: dict[str, Source],
                 services: Services) -> str:
+    if checked.routes:
+        return _explain_route(checked, row, result, sources, services)
     text = _text_of(sources)
-    score_text = text(checked.score) if checked.score is not None else "weighted_mean(items)"
-    lines = [f"score {_num(result.total)} = {score_text}" if result.total is not None
-             else f"score could not be computed ({result.status}): {result.message}"]
-    if result.status == "gated":
-        lines[0] = f"score {_num(result.total)}: a gate failed, so the score is its fail value"
+    lines = [_headline(checked, result, text)]
     evaluator = RowEval(checked, row, services)
     for info in checked.items:
         item = result.items.get(info.name)
-        if item is None:
-            continue
-        expr = _item_expr(info.node)
-        shown = _num(item.value) if item.status == V.OK else item.status
-        lines.append(f" +  where {info.name} = {shown}  <- {text(expr)}")
-        if item.message:
-            lines.append(f" +    because {item.message}")
-        if item.status in (V.SKIPPED, V.NA):
-            continue
+        if item is not None:
+            lines += _item_lines(checked, info, item, evaluator, text)
+    return "\n".join(lines)
+
+
+def _headline(checked: Checked, result: RowResult, text) -> str:
+    if result.status == "gated":
+        return f"score {_num(result.total)}: a gate failed, so the score is its fail value"
+    if result.total is None:
+        return f"score could not be computed ({result.status}): {result.message}"
+    score_text = text(checked.score) if checked.score is not None else "weighted_mean(items)"
+    return f"score {_num(result.total)} = {score_text}"
+
+
+def _item_lines(checked: Checked, info, item, evaluator: RowEval, text) -> list[str]:
+    expr = _item_expr(info.node)
+    shown = _num(item.value) if item.status == V.OK else item.status
+    lines = [f" +  where {info.name} = {shown}  <- {text(expr)}"]
+    if item.message:
+        lines.append(f" +    because {item.message}")
+    for c in item.criteria:
+        verdict = _num(c.value) if c.status == V.OK else c.status
+        lines.append(f" +    criterion (weight {c.weight:g}) = {verdict}  <- {c.text!r}")
+    if item.status not in (V.SKIPPED, V.NA):
         for let in _lets_used(checked, expr):
             value = evaluator.eval(n.Name(let, expr.span))
             lines.append(f" +    where {let} = {_show(value)}  <- {text(checked.scope.lets[let].value)}")
-    return "\n".join(lines)
+    return lines
+
+
+def _explain_route(checked: Checked, row: dict, result: RowResult, sources, services) -> str:
+    key = RowEval(checked, row, services).eval(checked.route_key)
+    chosen = key if key in checked.routes else None
+    if chosen not in checked.routes:
+        return f"score could not be computed ({result.status}): {result.message}"
+    prefix = f"{chosen or 'default'}."
+    inner = RowResult({k[len(prefix):]: v for k, v in result.items.items() if k.startswith(prefix)},
+                      result.total, result.status, result.message)
+    sub = checked.routes[chosen]
+    head = f"routed by {_text_of(sources)(checked.route_key)} = {key!r} to `{sub.name}`"
+    return head + "\n" + explain_row(sub, row, inner, sources, services)
 
 
 ITEM_EXPR = {n.Gate: "cond", n.Check: "expr", n.Judge: "criterion", n.JudgeEach: "source"}

@@ -74,4 +74,6 @@ def compile(path_or_text: str | Path, rubric: str | None = None, name: str | Non
     if not chosen:
         known = ", ".join(c.name for c in result.rubrics) or "none"
         raise ValueError(f"no rubric named {rubric!r} (the file defines: {known})")
-    return build(chosen[0] if rubric is not None or len(chosen) == 1 else chosen[0])
+    scorer = build(chosen[0])
+    scorer.sources = result.program.sources
+    return scorer

@@ -21,6 +21,7 @@ from rubricc.runtime.kernels import BatchRuntime
 from rubricc.runtime.pool import WorkerPool
 from rubricc.runtime.result import ItemResult, RowResult
 from rubricc.runtime.services import Services
+from rubricc.source import Source
 from rubricc.typecheck import Checked, all_items
 
 DEFAULT_DEADLINE = 10.0
@@ -40,6 +41,7 @@ class Scorer:
         self.pool: WorkerPool | None = None
         self.judge: Judge | None = None
         self.deadline = DEFAULT_DEADLINE
+        self.sources: dict[str, Source] = {}  # the rubric's files, for explanations
         self._entry = None
 
     @property

@@ -89,3 +89,14 @@ def test_judge_rubric_without_judge_says_so(tmp_path, capsys):
     data.write_text(json.dumps({"response": "hi"}) + "\n")
     assert main(["score", str(rubric), str(data), "--out", str(tmp_path / "o.jsonl")]) == 1
     assert "judge backend" in capsys.readouterr().err
+
+
+def test_explain_routed_rubric_with_per_row_criteria(tmp_path, capsys):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"task": "math", "answer": "4", "response": "so 4",
+                                "rubric": [], "tolerance": None}) + "\n")
+    cases = str(ROOT / "tests" / "cases" / "score" / "language.rubric")
+    assert main(["explain", cases, str(data), "--row", "1", "--name", "mixed"]) == 0
+    out = capsys.readouterr().out
+    assert "routed by task = 'math' to `arithmetic`" in out
+    assert "where exact = 1" in out and "where n = 4.0" in out
