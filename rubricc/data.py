@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rubricc import types as t
 
+INVALID_JSON, NOT_AN_OBJECT, MISSING_COLUMN, WRONG_TYPE = "D001", "D002", "D003", "D004"
+
 
 @dataclass(frozen=True)
 class DataRow:
@@ -30,11 +32,11 @@ def read_jsonl(path: str | Path) -> Iterator[DataRow]:
             try:
                 data = json.loads(raw)
             except json.JSONDecodeError as exc:
-                yield DataRow(number, None, raw, f"{path}:{number}: invalid JSON: {exc.msg} "
+                yield DataRow(number, None, raw, f"{path}:{number}: {INVALID_JSON} invalid JSON: {exc.msg} "
                                                  f"(column {exc.colno})")
                 continue
             if not isinstance(data, dict):
-                yield DataRow(number, None, raw, f"{path}:{number}: expected a JSON object, "
+                yield DataRow(number, None, raw, f"{path}:{number}: {NOT_AN_OBJECT} expected a JSON object, "
                                                  f"found {type(data).__name__}")
                 continue
             yield DataRow(number, data, raw)
@@ -49,10 +51,10 @@ def validate(row: DataRow, inputs: dict[str, t.Type], path: str) -> DataRow:
         if name not in row.data:
             if t.is_optional(typ):
                 continue
-            return _bad(row, f"{path}:{row.line}: missing column `{name}` ({t.render(typ)})")
+            return _bad(row, f"{path}:{row.line}: {MISSING_COLUMN} missing column `{name}` ({t.render(typ)})")
         if not t.conforms(row.data[name], typ):
             got = type(row.data[name]).__name__
-            return _bad(row, f"{path}:{row.line}: column `{name}` should be {t.render(typ)}, "
+            return _bad(row, f"{path}:{row.line}: {WRONG_TYPE} column `{name}` should be {t.render(typ)}, "
                              f"found {got} {json.dumps(row.data[name])[:60]}")
     return row
 

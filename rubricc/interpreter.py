@@ -241,7 +241,7 @@ def item_set(checked: Checked, name: str) -> list[ItemInfo]:
 
 
 def _log_only(info: ItemInfo) -> bool:
-    return info.kind != "each" and info.weight == 0
+    return info.weight == 0  # for `judge each`, only a constant weight 0
 
 
 def entries_of(info: ItemInfo, result: ItemResult) -> list[Entry]:

@@ -186,7 +186,8 @@ class ToAst(Transformer):
         return n.Route(c[0], tuple(c[1:]), self._span(meta))
 
     def route_case(self, meta, c):
-        return n.RouteArm(unquote(c[0]), c[1], self._span(meta))
+        key = unquote(c[0]) if c[0].type == "STRING" else str(c[0])  # `math:` or `"math":`
+        return n.RouteArm(key, c[1], self._span(meta))
 
     def route_default(self, meta, c):
         return n.RouteArm(None, c[0], self._span(meta))

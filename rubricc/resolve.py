@@ -151,9 +151,12 @@ def build_scope(program: Program, rubric: n.Rubric, ns: Namespace) -> RubricScop
                 "choose another name, e.g. `total` or `answer_text`"))
             continue
         if name in seen and not isinstance(member, n.Template):
+            unnamed_each = isinstance(member, n.JudgeEach) and member.alias is None
             program.diagnostics.append(error(
                 "N002", f"`{name}` is defined twice in rubric `{rubric.name}`", member.span,
-                "second definition", f"the first is at {seen[name].span}"))
+                "second definition",
+                "name each `judge each` item: `judge each x in rows as other_criteria: ...`"
+                if unnamed_each else f"the first is at {seen[name].span}"))
             continue
         seen[name] = member
         target = tables.get(type(member), scope.items)

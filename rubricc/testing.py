@@ -18,6 +18,8 @@ from rubricc.scorer import Scorer
 from rubricc.source import Source, Span
 from rubricc.typecheck import callee_path
 
+EXPECTATION_FAILED, ORDERING_FAILED = "X001", "X002"
+
 
 @dataclass(frozen=True)
 class TestOutcome:
@@ -95,7 +97,7 @@ def check_expect(scorer: Scorer, expect: n.Expect, result: RowResult, sources) -
     text = source_text(expect.expr.span, sources)
     seen = ", ".join(describe(name, r) for name, r in result.items.items())
     total = f"{result.total:.4g}" if result.total is not None else f"none ({result.status}: {result.message})"
-    return f"{expect.span}: expected `{text}`; score = {total}; items: {seen}"
+    return f"{expect.span}: {EXPECTATION_FAILED} expected `{text}`; score = {total}; items: {seen}"
 
 
 def describe(name: str, r) -> str:
@@ -111,7 +113,7 @@ def check_prefer(scorer: Scorer, prefer: n.Prefer, row: dict, judge) -> str:
     if a.total is not None and b.total is not None and a.total > b.total:
         return ""
     fmt = lambda r: f"{r.total:.4g}" if r.total is not None else f"none ({r.message})"  # noqa: E731
-    return f"{prefer.span}: expected {better!r} (score {fmt(a)}) to score above {worse!r} (score {fmt(b)})"
+    return f"{prefer.span}: {ORDERING_FAILED} expected {better!r} (score {fmt(a)}) to score above {worse!r} (score {fmt(b)})"
 
 
 def source_text(span: Span, sources: dict[str, Source]) -> str:

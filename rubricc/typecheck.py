@@ -154,7 +154,9 @@ class Checker:
 
     def modifiers(self, node, env, per_row: bool) -> tuple[float, str | None, n.Template | None]:
         weight, tier, template = 1.0, None, None
-        for mod in node.modifiers:
+        self.one_of_each(node.modifiers)
+        # the tier first: an explicit weight or points beside it overrides its default weight
+        for mod in sorted(node.modifiers, key=lambda m: m.kind != "tier"):
             if mod.kind == "tier":
                 tier, weight = mod.value, TIER_WEIGHTS[mod.value]
             elif mod.kind == "template":
@@ -165,11 +167,24 @@ class Checker:
                                              + list(self.scope.namespace.templates)))
             elif per_row:
                 self.expect_type(mod.value, env, t.NUMBER, f"a {mod.kind}")
+                weight = fold_number(mod.value) if fold_number(mod.value) is not None else weight
             else:
                 weight = self.constant(mod.value, env, f"a {mod.kind}")
         if template is None and isinstance(node, (n.Judge, n.JudgeEach)):
             template = self.scope.find_template("default")
         return weight, tier, template
+
+    def one_of_each(self, modifiers) -> None:
+        """At most one weight or points, one tier, one template; a tier may sit beside a weight,
+        which then overrides the tier's default weight (`tier pitfall weight -0.2`)."""
+        groups = {"weight": "weight", "points": "weight", "tier": "tier", "template": "template"}
+        first: dict[str, n.Modifier] = {}
+        for mod in modifiers:
+            earlier = first.setdefault(groups[mod.kind], mod)
+            if earlier is not mod:
+                self.report("S001", f"`{mod.kind}` conflicts with `{earlier.kind}` on the same item",
+                            mod.span, "second modifier",
+                            "give an item one `weight` or `points`, one `tier`, one `template`")
 
     def constant(self, expr: n.Expr, env, what: str) -> float:
         self.expect_type(expr, env, t.NUMBER, what)

@@ -60,9 +60,9 @@ def test_score_keeps_every_row_and_locates_bad_ones(tmp_path, capsys):
     assert main(["score", MATH, str(data), "--out", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["reward"] for r in rows] == [1.0, None, None, None, 0.0]
-    assert "in.jsonl:2: invalid JSON" in rows[1]["error"]
-    assert "in.jsonl:3: missing column `answer`" in rows[2]["error"]
-    assert "in.jsonl:4: column `answer` should be text" in rows[3]["error"]
+    assert "in.jsonl:2: D001 invalid JSON" in rows[1]["error"]
+    assert "in.jsonl:3: D003 missing column `answer`" in rows[2]["error"]
+    assert "in.jsonl:4: D004 column `answer` should be text" in rows[3]["error"]
     assert rows[4]["items"] == {"has_answer": 1.0, "correct": 0.0}
     assert rows[0]["status"] == {"has_answer": "ok", "correct": "ok"}
 

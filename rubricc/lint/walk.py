@@ -1,0 +1,63 @@
+"""Walking a rubric's syntax tree: the traversal that every lint rule shares.
+
+Nodes are frozen dataclasses, so one generic walk over their fields reaches every nested node
+(record fields and test verdicts are tuples of pairs, which the walk looks inside too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from rubricc import nodes as n
+from rubricc.typecheck import Checked, callee_path
+
+
+def children(node: n.Node) -> Iterator[n.Node]:
+    for f in dataclasses.fields(node):
+        yield from _nodes(getattr(node, f.name))
+
+
+def _nodes(value: object) -> Iterator[n.Node]:
+    if isinstance(value, n.Node):
+        yield value
+    elif isinstance(value, tuple):
+        for part in value:
+            yield from _nodes(part)
+
+
+def value_children(node: n.Node) -> Iterator[n.Node]:
+    """The children read as values: a call's callee names a function, not a value."""
+    return iter(node.args) if isinstance(node, n.Call) else children(node)
+
+
+def walk(node: n.Node) -> Iterator[n.Node]:
+    """The node and every node beneath it, parents before children."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+def call_name(call: n.Call) -> str:
+    """`words` for `words(x)`, `lib.clean` for `lib.clean(x)`, '' for a call of something else."""
+    path = callee_path(call.callee)
+    return ".".join(path) if path else ""
+
+
+def called_defs(checked: Checked) -> list[n.Def]:
+    """The top-level and imported definitions a rubric calls (its own are among its members)."""
+    found: dict[int, n.Def] = {}
+    for node in walk(checked.rubric):
+        if isinstance(node, n.Call):
+            path = callee_path(node.callee)
+            d = checked.scope.find_def(path) if path else None
+            if d is not None and d not in checked.rubric.members:
+                found.setdefault(id(d), d)
+    return list(found.values())
+
+
+def rubric_nodes(checked: Checked) -> Iterator[n.Node]:
+    """Every node a rubric is made of, the bodies of the outside definitions it calls included."""
+    yield from walk(checked.rubric)
+    for d in called_defs(checked):
+        yield from walk(d)
