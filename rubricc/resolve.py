@@ -72,7 +72,7 @@ def load_path(path: str | Path) -> Program:
     program = Program()
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         program.diagnostics.append(error("N005", f"cannot read {path}: {exc}", None))
         return program
     return _finish(program, Source(str(path), text))
@@ -129,14 +129,16 @@ def _import(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Namespa
         return program.namespaces[target]
     try:
         text = Path(target).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         program.diagnostics.append(error("N003", f"cannot import `{decl.path}`", decl.span,
                                          type(exc).__name__, f"no readable file at {target}"))
         return None
     return _load(program, Source(target, text), stack)
 
 
-def build_scope(program: Program, rubric: n.Rubric, ns: Namespace) -> RubricScope:
+def build_scope(program: Program, rubric: n.Rubric, ns: Namespace,
+                routing: tuple[n.Rubric, ...] = ()) -> RubricScope:
+    """A rubric's names; `routing` holds the rubrics whose routes led here, to stop cycles."""
     scope = RubricScope(rubric, ns)
     tables = {n.Input: scope.inputs, n.Let: scope.lets, n.Def: scope.defs,
               n.Template: scope.templates}
@@ -162,11 +164,12 @@ def build_scope(program: Program, rubric: n.Rubric, ns: Namespace) -> RubricScop
         target = tables.get(type(member), scope.items)
         target[name] = member
     for route in rubric.of_type(n.Route):
-        _resolve_route(program, scope, route)
+        _resolve_route(program, scope, route, routing + (rubric,))
     return scope
 
 
-def _resolve_route(program: Program, scope: RubricScope, route: n.Route) -> None:
+def _resolve_route(program: Program, scope: RubricScope, route: n.Route,
+                   routing: tuple[n.Rubric, ...]) -> None:
     for arm in route.arms:
         if arm.key in scope.routes:
             label = "default" if arm.key is None else f'"{arm.key}"'
@@ -182,10 +185,13 @@ def _resolve_route(program: Program, scope: RubricScope, route: n.Route) -> None
                 "route target", did_you_mean(".".join(arm.target), known)))
             continue
         rubric, ns = target
-        if rubric is scope.rubric:
-            program.diagnostics.append(error("N008", "a rubric cannot route to itself", arm.span))
+        if any(rubric is r for r in routing):
+            path = " -> ".join(r.name for r in routing + (rubric,))
+            program.diagnostics.append(error("N010", f"routes go round in a circle: {path}",
+                                             arm.span, "routes back", "a route must end in a rubric "
+                                             "with items of its own"))
             continue
-        scope.routes[arm.key] = build_scope(program, rubric, ns)
+        scope.routes[arm.key] = build_scope(program, rubric, ns, routing)
 
 
 def _find_rubric(ns: Namespace, dotted: tuple[str, ...]) -> tuple[n.Rubric, Namespace] | None:
