@@ -215,20 +215,26 @@ def _still_open(prefix: str, lark: Lark) -> str:
     """Which block is still open at the error: 'the rubric `r` opened at line 2 is still open'."""
     opened: list[tuple[str, Token]] = []
     recent: list[Token] = []
-    try:
-        for token in lark.lex(prefix, dont_ignore=False):
-            if token.type in ("LBRACE", "LPAR", "LSQB"):
-                opened.append((_describe_opener(recent, token), token))
-            elif token.type in ("RBRACE", "RPAR", "RSQB") and opened:
-                opened.pop()
-            recent = (recent + [token])[-4:]
-    except UnexpectedInput:
-        return ""
+    for token in _tokens(prefix, lark):
+        if token.type in ("LBRACE", "LPAR", "LSQB"):
+            opened.append((_describe_opener(recent, token), token))
+        elif token.type in ("RBRACE", "RPAR", "RSQB") and opened:
+            opened.pop()
+        recent = (recent + [token])[-4:]
     if not opened:
         return ""
     what, token = opened[-1]
     closer = {"LBRACE": "}", "LPAR": ")", "LSQB": "]"}[token.type]
     return f"the innermost block still open is {what} opened at line {token.line}: close it with `{closer}`"
+
+
+def _tokens(prefix: str, lark: Lark):
+    """The tokens of the text before the error, lexed in context as the parser saw them."""
+    parser = lark.parse_interactive(prefix)
+    try:
+        yield from parser.iter_parse()
+    except UnexpectedInput:
+        return  # the prefix stops mid-statement: every token before that point was yielded
 
 
 def _describe_opener(recent: list[Token], opener: Token) -> str:
