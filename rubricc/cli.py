@@ -126,6 +126,7 @@ def cmd_score(args) -> int:
             err.print(f"row not scored: {r.problem}", markup=False)
     stats = Counter()
     means: dict[str, list[float]] = {n: [] for n in scorer.names}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(args.out, "w", encoding="utf-8") as sink, progress() as bar:
             task = bar.add_task("scoring", total=len(checked))

@@ -100,3 +100,10 @@ def test_explain_routed_rubric_with_per_row_criteria(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "routed by task = 'math' to `arithmetic`" in out
     assert "where exact = 1" in out and "where n = 4.0" in out
+
+
+def test_score_creates_the_output_folder(tmp_path):
+    data = str(ROOT / "examples" / "math_completions.jsonl")
+    out = tmp_path / "new" / "folder" / "scored.jsonl"
+    assert main(["score", MATH, data, "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 24
