@@ -1,4 +1,8 @@
-"""The `rubricc` command: check, score, explain, fmt, compile."""
+"""The `rubricc` command: check, score, explain, fmt, compile.
+
+The compiler (and torch) is imported inside the commands: worker processes re-import this
+module when they start, and should not pay for what they never use.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rubricc.check import check
 from rubricc.data import DataRow, read_jsonl, validate
 from rubricc.diagnostics import CompileError, render_all
 from rubricc.judges import JudgeRequired
@@ -77,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args) -> int:
+    from rubricc.check import check
+
     report = check(args.paths, run=not args.no_tests)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))

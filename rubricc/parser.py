@@ -37,6 +37,7 @@ def grammar_parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         lexer_callbacks={"COMMENT": _keep_comment},
+        cache=True,  # strict checks cost a second per process; lark keys the cache by grammar hash
     )
 
 

@@ -71,11 +71,23 @@ def load_path(path: str | Path) -> Program:
     path = Path(path)
     program = Program()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_rubric(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         program.diagnostics.append(error("N005", f"cannot read {path}: {exc}", None))
         return program
     return _finish(program, Source(str(path), text))
+
+
+MAX_RUBRIC_BYTES = 4 * 1024 * 1024
+
+
+def read_rubric(path: Path) -> str:
+    """A rubric file's text; a device, a folder or a huge file is refused rather than read."""
+    if not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    if path.stat().st_size > MAX_RUBRIC_BYTES:
+        raise OSError(f"{path} is larger than {MAX_RUBRIC_BYTES // (1024 * 1024)} MiB")
+    return path.read_text(encoding="utf-8")
 
 
 def load_text(text: str, name: str = "<string>") -> Program:
@@ -128,7 +140,7 @@ def _import(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Namespa
     if target in program.namespaces:
         return program.namespaces[target]
     try:
-        text = Path(target).read_text(encoding="utf-8")
+        text = read_rubric(Path(target))
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         program.diagnostics.append(error("N003", f"cannot import `{decl.path}`", decl.span,
                                          type(exc).__name__, f"no readable file at {target}"))

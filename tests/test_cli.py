@@ -107,3 +107,10 @@ def test_score_creates_the_output_folder(tmp_path):
     out = tmp_path / "new" / "folder" / "scored.jsonl"
     assert main(["score", MATH, data, "--out", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 24
+
+
+def test_import_of_a_device_is_refused_not_read(tmp_path, capsys):
+    rubric = tmp_path / "r.rubric"
+    rubric.write_text('import "/dev/zero" as z\nrubric r { check c: true }\n')
+    assert main(["check", str(rubric)]) == 1
+    assert "N003" in capsys.readouterr().out
