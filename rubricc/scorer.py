@@ -102,8 +102,9 @@ class Scorer:
         services = self.services(judge)
         rows, counts = self.run(cols, size, services)
         batch = RewardBatch.from_rows(self.names, rows, device=device)
-        batch.timings["score_s"] = time.perf_counter() - started
-        batch.counts = counts
+        batch.timings = {"score_s": time.perf_counter() - started}
+        batch.timings |= {k: v for k, v in services.account.items() if k.endswith("_s")}
+        batch.counts = counts | {k: v for k, v in services.account.items() if not k.endswith("_s")}
         return batch
 
     def run(self, cols: dict[str, list], size: int, services: Services):

@@ -4,6 +4,8 @@ import _thread
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -192,3 +194,20 @@ def test_call_target_names_top_level_functions_only():
         call_target(lambda: None)
     with pytest.raises(ValueError, match="not a top-level function"):
         call_target(nested)
+
+
+def test_workers_do_not_rerun_the_parents_main_script(tmp_path):
+    # A script read from stdin cannot be re-imported, and one that raises on import would kill
+    # every worker if spawn re-ran it: workers must start without the parent's __main__.
+    script = (
+        "import os\n"
+        "from rubricc.runtime.pool import WorkerPool\n"
+        "if os.environ.get('RUBRICC_CHILD'):\n"
+        "    raise SystemExit('the main script ran in a worker')\n"
+        "os.environ['RUBRICC_CHILD'] = '1'\n"
+        "with WorkerPool(workers=1, deadline=30) as pool:\n"
+        "    print(pool.run([('operator:add', (2, 3))])[0].value)\n"
+    )
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.stdout.strip() == "5", done.stderr

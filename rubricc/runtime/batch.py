@@ -25,8 +25,8 @@ class RewardBatch:
     total: torch.Tensor  # [B] float32, NaN where valid is False
     valid: torch.Tensor  # [B] bool
     rows: list[RowResult]
-    timings: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # score_s, heavy_s, judge_s
+    counts: dict[str, int] = field(default_factory=dict)  # computed, deduped, heavy_calls, judge_requests
 
     STATUSES = STATUSES
 

@@ -34,12 +34,14 @@ in DESIGN.md. A pool is not thread-safe; give each thread its own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
 import pickle
 import resource
 import signal
+import sys
 import time
 import weakref
 from collections import deque
@@ -48,8 +50,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 STARTUP_TIMEOUT = 120.0
-"""Seconds a new worker may take to say "ready" (a fresh interpreter that re-imports the parent's
-`__main__`, which may import torch); past this the pool is broken, not the call."""
+"""Seconds a new worker may take to say "ready" (a fresh interpreter on a loaded machine); past
+this the pool is broken, not the call."""
 
 _STOP_GRACE = 1.0
 """Seconds `close()` lets idle workers exit on their own before it kills them."""
@@ -143,6 +145,28 @@ def _describe(exc: BaseException) -> str:
 # ---------------------------------------------------------------- the parent's side
 
 
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Start a spawned worker without re-running the parent's `__main__`.
+
+    Spawn re-imports the parent's main script in every child so that pickled `__main__` objects
+    resolve. Workers only ever receive module paths and plain data, so that import buys nothing:
+    it would cost every worker the script's own imports (torch, in a training script), and a
+    script read from stdin cannot be re-imported at all. multiprocessing decides from
+    `__main__.__spec__` and `__main__.__file__`, read while `start()` runs.
+    """
+    main = sys.modules["__main__"]
+    saved = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        if "__spec__" not in saved:
+            del main.__dict__["__spec__"]
+
+
 class _WorkerDied(Exception):
     """The worker process ended without replying."""
 
@@ -158,7 +182,8 @@ class _Worker:
             name="rubricc-pool-worker",
             daemon=True,
         )
-        self.process.start()
+        with _main_module_hidden():
+            self.process.start()
         # Drop our copy of the child's end, so that the child's death reads as EOF on ours.
         child_end.close()
         self.ready = False
