@@ -164,6 +164,9 @@ def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means) -> list[dic
             continue
         result = next(results)
         stats[f"row:{result.status}"] += 1
+        if result.total is not None:
+            stats["reward:sum"] += result.total
+            stats["reward:n"] += 1
         for name, item in result.items.items():
             stats[(name, item.status)] += 1
             if item.value is not None:
@@ -189,7 +192,8 @@ def score_table(names, stats: Counter, means, total_rows: int) -> Table:
         table.add_row(name, mean, *[str(stats[(name, s)]) for s in STATUSES])
     rows = ", ".join(f"{k[4:]} {v}" for k, v in stats.items()
                      if isinstance(k, str) and k.startswith("row:"))
-    table.caption = f"rows: {rows}"
+    reward = f"{stats['reward:sum'] / stats['reward:n']:.3f}" if stats["reward:n"] else "-"
+    table.caption = f"rows: {rows}; mean reward {reward} over {stats['reward:n']} rows"
     return table
 
 
