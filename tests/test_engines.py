@@ -114,7 +114,6 @@ def test_gated_rows_never_reach_the_judge():
             seen.extend(r.response for r in requests)
             return super().judge(requests)
 
-    [_, *rest] = front(CASES).rubrics
     triage = front(CASES).rubrics[0]
     scorer = build(triage)
     batch = scorer.score(responses=["no think tags", "<think>x</think> Call 911."],
@@ -137,3 +136,6 @@ def test_reward_batch_tensors(tmp_path: Path):
     assert math.isnan(batch.values[1, 1].item())
     assert batch.total.tolist() == [1.0, 0.0, 0.0]
     assert batch.valid.all()
+    assert batch.item("correct")[0].item() == 1.0
+    moved = batch.to("cpu")
+    assert moved.names == batch.names and moved.status.dtype == batch.status.dtype

@@ -66,3 +66,17 @@ def test_internal_failure_points_at_the_rubric_line(monkeypatch):
     monkeypatch.setattr(BatchRuntime, "item", broken)
     with pytest.raises(GeneratedCodeError, match=r"case.rubric:2:3: RuntimeError: kernel bug"):
         scorer.score(responses=["a b c d"])
+
+
+def test_every_op_kind_is_in_the_closed_set_and_has_a_kernel():
+    from rubricc.codegen import RUNTIME_NAMES
+    from rubricc.ir import KINDS
+    from tests.test_engines import all_rubrics
+
+    kinds = {op.kind for param in all_rubrics() for sub in [build(param.values[0])]
+             for fn in ([sub.function] if sub.function else [s.function for s in sub.routes.values()])
+             for op in fn.ops}
+    assert kinds <= set(KINDS)
+    for kind in KINDS:
+        if kind != "score":  # `score` is emitted as `return rt.finish(...)`
+            assert hasattr(BatchRuntime, RUNTIME_NAMES.get(kind, kind)), kind
