@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rubricc.checked import judge_items
 from rubricc.diagnostics import Diagnostic
 from rubricc.pipeline import build, front
 from rubricc.source import Source
 from rubricc.testing import TestOutcome, run_tests
-from rubricc.typecheck import judge_items
 
 
 @dataclass

@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 from rubricc import nodes as n
+from rubricc.checked import Checked
 from rubricc.interpreter import RowEval
 from rubricc.runtime import values as V
 from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.source import Source
-from rubricc.typecheck import Checked
 
 
 def explain_row(checked: Checked, row: dict, result: RowResult, sources: dict[str, Source],

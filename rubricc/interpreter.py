@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
+from rubricc.checked import AGGREGATORS, Checked, ItemInfo, all_items, callee_path
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import Criterion, ItemResult, RowResult
 from rubricc.runtime.services import Services
 from rubricc.source import NOWHERE
-from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, all_items, callee_path
 
 
 def interpret_row(checked: Checked, row: dict, services: Services) -> RowResult:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
+from rubricc.checked import AGGREGATORS, Checked, ItemInfo, callee_path, fold_number
 from rubricc.ir import Const, Function, Op, Ref
 from rubricc.judges import DEFAULT_TEMPLATE
-from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, callee_path, fold_number
 
 
 def lower(checked: Checked) -> Function:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rubricc.checked import Checked
 from rubricc.codegen import generate
 from rubricc.diagnostics import CompileError, Diagnostic, sort_key
 from rubricc.lint import lint
@@ -15,7 +16,7 @@ from rubricc.lower import lower
 from rubricc.passes import optimize
 from rubricc.resolve import Program, load_path, load_text
 from rubricc.scorer import Scorer
-from rubricc.typecheck import Checked, check_program
+from rubricc.typecheck import check_program
 
 
 @dataclass

@@ -11,6 +11,7 @@ import time
 import traceback
 
 from rubricc.builtins import Regex
+from rubricc.checked import Checked, all_items
 from rubricc.codegen import Generated
 from rubricc.interpreter import RowEval
 from rubricc.ir import Function
@@ -22,7 +23,6 @@ from rubricc.runtime.pool import WorkerPool
 from rubricc.runtime.result import ItemResult, RowResult
 from rubricc.runtime.services import Services
 from rubricc.source import Source
-from rubricc.typecheck import Checked, all_items
 
 DEFAULT_DEADLINE = 10.0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rubricc import nodes as n
+from rubricc.checked import callee_path
 from rubricc.interpreter import RowEval
 from rubricc.judges import PinnedJudge
 from rubricc.runtime import values as V
@@ -16,7 +17,6 @@ from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.scorer import Scorer
 from rubricc.source import Source, Span
-from rubricc.typecheck import callee_path
 
 EXPECTATION_FAILED, ORDERING_FAILED = "X001", "X002"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rubricc.checked import Checked
 from rubricc.diagnostics import Diagnostic, sort_key
 from rubricc.lint import (
     always_failing_gate,
@@ -25,7 +26,6 @@ from rubricc.lint import (
     unused_binding,
     zero_total_weight,
 )
-from rubricc.typecheck import Checked
 
 RULES = (
     unused_binding,          # L001

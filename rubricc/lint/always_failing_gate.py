@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rubricc.checked import Checked
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint.partial_eval import PartialEval
-from rubricc.typecheck import Checked
 
 CODE = "L011"
 NAME = "always-failing-gate"

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
+from rubricc.checked import Checked, callee_path
 from rubricc.lint import itemsets
 from rubricc.lint.walk import call_name, children
 from rubricc.resolve import IMPLICIT_INPUTS
-from rubricc.typecheck import Checked, callee_path
 
 
 @dataclass

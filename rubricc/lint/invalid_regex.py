@@ -27,9 +27,9 @@ import re2
 
 from rubricc import nodes as n
 from rubricc.builtins.regex import compile_regex
+from rubricc.checked import Checked
 from rubricc.diagnostics import Diagnostic, error
 from rubricc.lint.walk import rubric_nodes
-from rubricc.typecheck import Checked
 
 CODE = "L007"
 NAME = "invalid-regex"

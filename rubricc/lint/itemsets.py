@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 from rubricc import nodes as n
+from rubricc.checked import AGGREGATORS, Checked, ItemInfo, fold_number
 from rubricc.lint.walk import call_name, walk
-from rubricc.typecheck import AGGREGATORS, Checked, ItemInfo, fold_number
 
 SETS = {"items": ("check", "judge", "each"), "checks": ("check",), "judges": ("judge", "each")}
 

@@ -26,10 +26,10 @@ import re
 from collections.abc import Iterable
 
 from rubricc import nodes as n
+from rubricc.checked import Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint.deps import deps
 from rubricc.lint.walk import walk
-from rubricc.typecheck import Checked, ItemInfo
 
 CODE = "L013"
 NAME = "judge-without-question"

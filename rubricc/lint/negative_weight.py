@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rubricc.checked import Checked, fold_number
 from rubricc.diagnostics import Diagnostic, warning
-from rubricc.typecheck import Checked, fold_number
 
 CODE = "L010"
 NAME = "negative-weight"

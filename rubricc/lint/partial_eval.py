@@ -17,7 +17,7 @@ import operator
 
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
-from rubricc.typecheck import Checked, callee_path
+from rubricc.checked import Checked, callee_path
 
 
 class _Unknown:

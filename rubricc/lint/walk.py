@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from rubricc import nodes as n
-from rubricc.typecheck import Checked, callee_path
+from rubricc.checked import Checked, callee_path
 
 
 def children(node: n.Node) -> Iterator[n.Node]:

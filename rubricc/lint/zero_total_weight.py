@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rubricc import nodes as n
+from rubricc.checked import Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, error
 from rubricc.lint import itemsets
-from rubricc.typecheck import Checked, ItemInfo
 
 CODE = "L009"
 NAME = "zero-total-weight"

@@ -8,13 +8,13 @@ many identical answers, and heavy calls go to the worker pool in one round.
 from __future__ import annotations
 
 from rubricc.builtins import REGISTRY
+from rubricc.checked import Checked
 from rubricc.interpreter import RowEval, entries_of, item_set, settle
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult
 from rubricc.runtime.services import Services
-from rubricc.typecheck import Checked
 
 
 def freeze(value):

@@ -1,0 +1,127 @@
+"""The checked rubric: what type checking hands to lint, lowering and the interpreter.
+
+`Checked` holds a rubric's scope, its inputs' types, its items in order (`ItemInfo`: kind,
+weight, tier, template, and the gate region it sits in) and the type of every expression. The
+small helpers here read expressions the same way in every later stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rubricc import nodes as n
+from rubricc import types as t
+from rubricc.resolve import RubricScope
+
+TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
+ITEMSETS = ("items", "checks", "judges")
+AGGREGATORS = ("weighted_mean", "points", "mean", "sum", "min", "max", "product", "all", "any",
+               "at_least")
+IMPLICIT_TYPES = {"prompt": t.TEXT, "response": t.TEXT, "messages": t.JSON}
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """One column of the reward breakdown."""
+
+    name: str
+    kind: str  # gate, check, judge, each
+    node: n.Item
+    weight: float  # for `each`, the default per criterion when no weight expression is given
+    tier: str | None
+    template: n.Template | None
+    region: int  # how many gates precede it; a failed gate skips every later region
+
+    @property
+    def weight_expr(self) -> n.Expr | None:
+        return next((m.value for m in self.node.modifiers if m.kind in ("weight", "points")), None) \
+            if not isinstance(self.node, n.Gate) else None
+
+
+@dataclass
+class Checked:
+    scope: RubricScope
+    inputs: dict[str, t.Type]
+    items: list[ItemInfo]
+    types: dict[int, t.Type] = field(default_factory=dict)  # id(expr node) -> type
+    routes: dict[str | None, Checked] = field(default_factory=dict)
+    route_key: n.Expr | None = None
+
+    @property
+    def name(self) -> str:
+        return self.scope.name
+
+    @property
+    def rubric(self) -> n.Rubric:
+        return self.scope.rubric
+
+    @property
+    def score(self) -> n.Expr | None:
+        decl = self.rubric.of_type(n.ScoreDecl)
+        return decl[-1].expr if decl else None
+
+    @property
+    def tests(self) -> list[n.Test]:
+        return self.rubric.of_type(n.Test)
+
+    def item(self, name: str) -> ItemInfo | None:
+        return next((i for i in self.items if i.name == name), None)
+
+    def type_of(self, expr: n.Expr) -> t.Type:
+        return self.types.get(id(expr), t.ANY)
+
+
+def proven_present(cond, truth: bool) -> set[str]:
+    """Names that cannot be none when `cond` evaluates to `truth`."""
+    if isinstance(cond, n.Binary) and cond.op in ("!=", "==") and _is_none(cond.right) \
+            and isinstance(cond.left, n.Name):
+        return {cond.left.id} if (cond.op == "!=") == truth else set()
+    if isinstance(cond, n.Unary) and cond.op == "not":
+        return proven_present(cond.operand, not truth)
+    if isinstance(cond, n.Binary) and cond.op == ("and" if truth else "or"):
+        return proven_present(cond.left, truth) | proven_present(cond.right, truth)
+    return set()
+
+
+def _is_none(e) -> bool:
+    return isinstance(e, n.Literal) and e.value is None
+
+
+def callee_path(e) -> tuple[str, ...] | None:
+    if isinstance(e, n.Name):
+        return (e.id,)
+    if isinstance(e, n.Field):
+        inner = callee_path(e.obj)
+        return inner + (e.name,) if inner else None
+    return None
+
+
+def fold_number(e) -> float | None:
+    """The value of a constant numeric expression (`2`, `-1`, `0.5 * 2`), or None."""
+    if isinstance(e, n.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
+        return float(e.value)
+    if isinstance(e, n.Unary) and e.op == "-":
+        inner = fold_number(e.operand)
+        return None if inner is None else -inner
+    if isinstance(e, n.Binary) and e.op in "+-*/":
+        a, b = fold_number(e.left), fold_number(e.right)
+        if a is None or b is None or (e.op == "/" and b == 0):
+            return None
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[e.op]
+    return None
+
+
+def all_items(checked: Checked) -> list[ItemInfo]:
+    """Every column of a rubric, routed rubrics' columns included (named `case.item`)."""
+    if not checked.routes:
+        return checked.items
+    out = []
+    for key, sub in checked.routes.items():
+        prefix = key if key is not None else "default"
+        out += [ItemInfo(f"{prefix}.{i.name}", i.kind, i.node, i.weight, i.tier, i.template, i.region)
+                for i in all_items(sub)]
+    return out
+
+
+def judge_items(checked: Checked) -> list[ItemInfo]:
+    return [i for i in all_items(checked) if i.kind in ("judge", "each")]
