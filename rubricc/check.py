@@ -8,6 +8,7 @@ from pathlib import Path
 from rubricc.checked import judge_items
 from rubricc.diagnostics import Diagnostic
 from rubricc.pipeline import build, front
+from rubricc.runtime.pool import WorkerPool
 from rubricc.source import Source
 from rubricc.testing import TestOutcome, run_tests
 
@@ -63,7 +64,8 @@ def find_rubrics(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def check_file(path: Path, run: bool = True) -> FileReport:
+def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None) -> FileReport:
+    """Check one file; `pool` lets several files' tests share one set of worker processes."""
     result = front(path)
     report = FileReport(str(path), [c.name for c in result.rubrics], result.diagnostics,
                         sources=result.program.sources)
@@ -73,13 +75,16 @@ def check_file(path: Path, run: bool = True) -> FileReport:
         report.judge_calls[checked.name] = len([i for i in judge_items(checked) if i.kind == "judge"])
         if run and checked.tests:
             scorer = build(checked)
+            scorer.pool = pool
             try:
                 report.tests += run_tests(scorer, result.program.sources)
             finally:
-                scorer.close()
+                if pool is None:
+                    scorer.close()
     return report
 
 
 def check(paths: list[str | Path], run: bool = True) -> Report:
     """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them."""
-    return Report([check_file(p, run) for p in find_rubrics(paths)])
+    with WorkerPool() as pool:
+        return Report([check_file(p, run, pool) for p in find_rubrics(paths)])

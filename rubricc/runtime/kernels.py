@@ -213,12 +213,11 @@ class BatchRuntime:
         return self.each_row(rows, one)
 
     def finish(self, rows, total) -> list[RowResult]:
-        out = []
-        for i in range(self.size):
-            items = {info.name: self.items.get(info.name, [None] * self.size)[i] or
-                     ItemResult(None, V.SKIPPED) for info in self.checked.items}
-            out.append(self.row_result(i, items, total))
-        return out
+        skipped = ItemResult(None, V.SKIPPED)  # rows an item never ran on sat behind a failed gate
+        columns = {info.name: self.items.get(info.name) or [None] * self.size
+                   for info in self.checked.items}
+        return [self.row_result(i, {name: col[i] or skipped for name, col in columns.items()}, total)
+                for i in range(self.size)]
 
     def row_result(self, i: int, items, total) -> RowResult:
         for name, cond, fail in self.gates:
