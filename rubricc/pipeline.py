@@ -71,10 +71,13 @@ def compile(path_or_text: str | Path, rubric: str | None = None, name: str | Non
     result = front(path_or_text, name)
     if not result.ok:
         raise CompileError(result.diagnostics, result.program.sources)
+    names = [c.name for c in result.rubrics]
+    if rubric is None and len(names) > 1:
+        raise ValueError(f"the file defines {len(names)} rubrics ({', '.join(names)}): "
+                         "choose one (--name on the command line, rubric= in Python)")
     chosen = [c for c in result.rubrics if rubric in (None, c.name)]
     if not chosen:
-        known = ", ".join(c.name for c in result.rubrics) or "none"
-        raise ValueError(f"no rubric named {rubric!r} (the file defines: {known})")
+        raise ValueError(f"no rubric named {rubric!r} (the file defines: {', '.join(names) or 'none'})")
     scorer = build(chosen[0])
     scorer.sources = result.program.sources
     return scorer

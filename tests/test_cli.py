@@ -114,3 +114,11 @@ def test_import_of_a_device_is_refused_not_read(tmp_path, capsys):
     rubric.write_text('import "/dev/zero" as z\nrubric r { check c: true }\n')
     assert main(["check", str(rubric)]) == 1
     assert "N003" in capsys.readouterr().out
+
+
+def test_a_file_with_several_rubrics_needs_a_name(tmp_path, capsys):
+    cases = str(ROOT / "tests" / "cases" / "score" / "language.rubric")
+    assert main(["compile", cases]) == 1
+    assert "defines 6 rubrics" in capsys.readouterr().err
+    assert main(["compile", cases, "--name", "nope"]) == 1
+    assert "no rubric named 'nope'" in capsys.readouterr().err
