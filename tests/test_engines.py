@@ -139,3 +139,15 @@ def test_reward_batch_tensors(tmp_path: Path):
     assert batch.item("correct")[0].item() == 1.0
     moved = batch.to("cpu")
     assert moved.names == batch.names and moved.status.dtype == batch.status.dtype
+
+
+def test_calls_with_list_and_json_arguments_are_deduped():
+    scorer = build(front(ROOT / "rubrics" / "ifeval" / "ifeval.rubric").rubrics[0])
+    row = {"prompt": "p", "response": "no commas here", "kwargs": [{}],
+           "instruction_id_list": ["punctuation:no_comma"]}
+    try:
+        batch = scorer.score_rows([row] * 4)
+    finally:
+        scorer.close()
+    assert batch.total.tolist() == [1.0] * 4
+    assert batch.counts["computed"] == 3 and batch.counts["deduped"] == 9

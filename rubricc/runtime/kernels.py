@@ -19,8 +19,8 @@ from rubricc.runtime.services import Services
 
 def freeze(value):
     """A hashable stand-in for a value, so that identical calls can share one result."""
-    if isinstance(value, list):
-        return ("list", tuple(freeze(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(freeze(v) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple(sorted((k, freeze(v)) for k, v in value.items())))
     return (type(value).__name__, value)
