@@ -21,7 +21,7 @@ from rubricc.builtins import REGISTRY, Regex
 from rubricc.builtins.regex import compile_regex
 
 CASES = Path(__file__).parent / "cases" / "builtins"
-MODULES = ["__init__", "arith", "text", "regex", "extract", "counts", "mathx"]
+MODULES = ["__init__", "arith", "text", "regex", "extract", "counts", "mathx", "similarity", "structured"]
 
 
 def load_rows() -> list[dict]:

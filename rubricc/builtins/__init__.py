@@ -5,8 +5,19 @@
 """
 
 # The modules are imported for their `@builtin()` registrations.
-from rubricc.builtins import arith, counts, extract, ifeval, mathx, regex, text
+from rubricc.builtins import (
+    arith,
+    counts,
+    extract,
+    ifeval,
+    mathx,
+    regex,
+    similarity,
+    structured,
+    text,
+)
 from rubricc.builtins.registry import REGISTRY, Builtin, Json, Param, Regex, builtin
 
 __all__ = ["REGISTRY", "Builtin", "Json", "Param", "Regex", "builtin"]
-__all__ += ["arith", "counts", "extract", "ifeval", "mathx", "regex", "text"]
+__all__ += ["arith", "counts", "extract", "ifeval", "mathx", "regex", "similarity", "structured"]
+__all__ += ["text"]
