@@ -1,64 +1,29 @@
-r"""Math answer equivalence on sympy: `math_equal`.
+r"""Math answer equivalence: `math_equal`.
 
-The pipeline, one function a step:
+Two checks, either of which may say yes, after one that may say no:
 
-1. `_clean` turns an answer into plain LaTeX: no `$`, `\boxed`, `\text`, spacing, units or percent.
-2. `_split` reads a tuple `(1,2)`, an interval `(0,1]`, a set `\{1,2\}` or a bare list `1, 2`.
-3. `_scalar_equal` decides one pair: same string; same text if both are words; else sympy
-   (`simplify(a - b) == 0`, then numbers equal within a relative tolerance).
-
-`_to_sympy` never hands model text to sympy's `eval` as is: `_code` rewrites the LaTeX into a
-small expression language (digits, operators, brackets and known names), and anything else is
-refused before parsing.
+1. `units_agree` (mathx_units): when both answers end on a unit, the units must match
+   (`28 percent` is first written `28\\%`).
+2. `sympy_equal` (mathx_sympy): rubricc's own LaTeX-to-sympy reading of two short answers; it knows
+   word answers, bare lists of solutions, huge numbers and the caller's `tolerance`.
+3. `verify_equal` (mathx_verify): Hugging Face's math-verify, which also reads intervals, set
+   unions, relations, matrices and whole solutions (the answer is extracted from a long reference),
+   with numbers held to `tolerance` instead of its rounding to 6 decimals.
 
 >>> math_equal(r"\dfrac12", "0.5"), math_equal("x = 3", "3"), math_equal("(1,2)", "(2,1)")
 (True, True, False)
+>>> math_equal(r"[-2, 7]", r"$-2 \le x \le 7$"), math_equal("5 cm", "5 m")
+(True, False)
 """
 
 import re
 
-import sympy
-from sympy.parsing.sympy_parser import (
-    convert_xor,
-    implicit_multiplication_application,
-    parse_expr,
-    standard_transformations,
-)
-
-from rubricc.builtins.extract import last_boxed, read_braced
+from rubricc.builtins.mathx_sympy import sympy_equal
+from rubricc.builtins.mathx_units import spell_percent, units_agree
+from rubricc.builtins.mathx_verify import verify_equal
 from rubricc.builtins.registry import builtin
-from rubricc.builtins.text import normalize
 
-_TRANSFORMS = standard_transformations + (implicit_multiplication_application, convert_xor)
-
-_DROPPED = re.compile(
-    r"\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\displaystyle|\\[!,;:]|\\[()\[\]]"
-    r"|\^\{\\circ\}|\^\\circ|°|\\%|%|\\\$|\$"
-)
-_TEXT_COMMAND = re.compile(
-    r"\\(text|textbf|textit|mbox|mathrm|mathbf|mathit|operatorname)\s*(?=\{)"
-)
-_UNICODE = {"−": "-", "×": r"\times ", "÷": r"\div ", "·": r"\cdot ", "π": r"\pi ",
-            "√": r"\sqrt", "∞": r"\infty "}  # fmt: skip
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_VARIABLE_IS = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*=(?!=)\s*")
-_MATH_CHARS = re.compile(r"[\d\\+\-*/^=_{}<>]")
-
-_COMMANDS = {"pi": " pi ", "cdot": "*", "times": "*", "div": "/", "infty": " oo ",
-             "ln": " log ", "log": " log ", "exp": " exp ", "sin": " sin ", "cos": " cos ",
-             "tan": " tan ", "{": "(", "}": ")"}  # fmt: skip
-_GREEK = set(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi rho sigma tau "
-    "upsilon phi chi psi omega".split()
-)
-_FUNCTIONS = {"sqrt": sympy.sqrt, "log": sympy.log, "exp": sympy.exp, "sin": sympy.sin,
-              "cos": sympy.cos, "tan": sympy.tan, "pi": sympy.pi, "oo": sympy.oo}  # fmt: skip
-_SAFE_CODE = re.compile(r"[A-Za-z0-9\s.+\-*/^()!]*")
-# sympy computes `n!` even unevaluated, so only a small literal or a symbol may take a factorial.
-_SMALL_FACTORIAL = re.compile(r"(?:(?<![\d.])\d{1,3}|[A-Za-z])!")
-_ATTRIBUTE = re.compile(r"\.\s*[A-Za-z]")  # `x.y` would reach into a Python object
-_MAX_CODE = 1000
-_MAX_EXPONENT = 10_000  # 9^9^9 would compute a 370-million-digit integer
+_WORDS = re.compile(r"[A-Za-z\s]+")  # "no" against "on": words, which math-verify reads as n*o
 
 
 @builtin(heavy=True)
@@ -66,274 +31,24 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     r"""True when the predicted answer is mathematically the gold answer (sympy, LaTeX-aware).
 
     Understands `\frac`, `\sqrt`, `\pi`, `^`, implicit products (`2x`), `x = 3` against `3`,
-    `50\%` against `50`, `1,000` against `1000`, tuples (ordered) and `\{...\}` sets or bare
-    lists (unordered). Word answers compare as normalized text ("A" equals "(A)"). Numbers are
-    equal within `tolerance`, relative to the larger one. A missing prediction is never equal.
+    `50\%` against `50`, `1,000` against `1000`, tuples (ordered), `\{...\}` sets or bare lists
+    (unordered), intervals and their unions, inequalities, equations and matrices. Word answers
+    compare as normalized text ("A" equals "(A)"). Numbers are equal within `tolerance`, relative
+    to the larger one. Units must match when both sides have one (`5 cm` is not `5 m`, but equals
+    `5`). The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
+    A missing prediction is never equal.
 
     >>> math_equal(r"\sqrt{2}/2", r"1/\sqrt{2}"), math_equal("3", "4"), math_equal(None, "1")
     (True, False, False)
     >>> math_equal(r"\{3, 1\}", r"\{1,3\}"), math_equal(r"\pi", "3.14"), math_equal("(A)", "A")
     (True, False, True)
     """
-    if pred is None:
+    if pred is None or not pred.strip():
         return False
-    return _equal(_clean(pred), _clean(gold), tolerance)
-
-
-def _clean(answer: str) -> str:
-    r"""Plain LaTeX for one answer: the box opened, delimiters, text, spacing and units gone.
-
-    >>> _clean(r"$\boxed{\dfrac{1}{2}\text{ cm}}$."), _clean("1,234"), _clean(r"\text{(B)}")
-    ('\\frac{1}{2}', '1234', '(B)')
-    """
-    text = answer.strip()
-    boxed = last_boxed(text)
-    text = _unwrap_text(text if boxed is None else boxed)
-    for char, latex in _UNICODE.items():
-        text = text.replace(char, latex)
-    text = _DROPPED.sub("", text).replace("\\ ", " ").replace("{,}", ",")
-    text = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", text)
-    text = " ".join(text.split()).rstrip(".").strip()
-    return text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
-
-
-def _unwrap_text(text: str) -> str:
-    r"""`\text{...}` and friends replaced by their content; a trailing `\text{ unit}` cut off."""
-    while (command := _TEXT_COMMAND.search(text)) is not None:
-        braced = read_braced(text, command.end())
-        if braced is None:
-            return text
-        content, end = braced
-        if content[:1].isspace() and text[: command.start()].strip():
-            return text[: command.start()]  # "5\text{ cm}^2": a unit, with whatever follows it
-        text = text[: command.start()] + content + text[end:]
-    return text
-
-
-def _equal(a: str, b: str, tolerance: float) -> bool:
-    """Equal answers: structures of the same shape whose elements are equal."""
-    a, b = _strip_variable(a), _strip_variable(b)
-    if a == b:
+    pred, gold = spell_percent(pred), spell_percent(gold)
+    if not units_agree(pred, gold):
+        return False
+    if sympy_equal(pred, gold, tolerance):
         return True
-    (kind_a, items_a), (kind_b, items_b) = _split(a), _split(b)
-    if kind_a == kind_b == "scalar":
-        return _scalar_equal(a, b, tolerance)
-    if len(items_a) != len(items_b):
-        return False
-    if {kind_a, kind_b} <= {"set", "list"}:
-        return _match_unordered(items_a, items_b, tolerance)
-    if _same_order_kind(kind_a, kind_b):
-        return all(_equal(x, y, tolerance) for x, y in zip(items_a, items_b, strict=True))
-    return False
-
-
-def _same_order_kind(kind_a: str, kind_b: str) -> bool:
-    """A tuple or interval compares in order with the same brackets, or with a bare list."""
-    return kind_a == kind_b or "list" in (kind_a, kind_b) and "set" not in (kind_a, kind_b)
-
-
-def _strip_variable(answer: str) -> str:
-    """`x = 3` becomes `3`: the value is the answer, whatever the variable is called."""
-    if answer.count("=") != 1:
-        return answer
-    return _VARIABLE_IS.sub("", answer)
-
-
-def _split(answer: str) -> tuple[str, list[str]]:
-    r"""The shape of an answer and its elements: `set`, `list`, a bracket pair, or `scalar`.
-
-    >>> _split(r"\{1, 2\}"), _split("(0, 1]"), _split("1, 2"), _split("(1)+(2)")
-    (('set', ['1', '2']), ('(]', ['0', '1']), ('list', ['1', '2']), ('scalar', ['(1)+(2)']))
-    """
-    if answer.startswith("\\{") and answer.endswith("\\}"):
-        return "set", _top_level_items(answer[2:-2])
-    if answer and answer[0] in "([" and answer[-1] in ")]" and _wrapped(answer):
-        items = _top_level_items(answer[1:-1])
-        if len(items) > 1:
-            return answer[0] + answer[-1], items
-    items = _top_level_items(answer)
-    return ("list", items) if len(items) > 1 else ("scalar", [answer])
-
-
-def _top_level_items(text: str) -> list[str]:
-    """The text split at commas that are not inside brackets or braces, each item stripped."""
-    items, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        depth += (char in "([{") - (char in ")]}")
-        if char == "," and depth == 0:
-            items.append(text[start:i].strip())
-            start = i + 1
-    return items + [text[start:].strip()]
-
-
-def _wrapped(text: str) -> bool:
-    """Does the first bracket close only at the very end? `(1)+(2)` is not wrapped."""
-    depth = 0
-    for i, char in enumerate(text):
-        depth += (char in "([{") - (char in ")]}")
-        if depth == 0 and i < len(text) - 1:
-            return False
-    return True
-
-
-def _match_unordered(items_a: list[str], items_b: list[str], tolerance: float) -> bool:
-    """Each element of one side pairs with a distinct equal element of the other."""
-    unused = list(items_b)
-    for item in items_a:
-        partner = next((other for other in unused if _equal(item, other, tolerance)), None)
-        if partner is None:
-            return False
-        unused.remove(partner)
-    return True
-
-
-def _scalar_equal(a: str, b: str, tolerance: float) -> bool:
-    """One pair of single answers: as words when both are words, else as sympy expressions."""
-    if not _MATH_CHARS.search(a) and not _MATH_CHARS.search(b):
-        return normalize(a) == normalize(b)  # "no" and "on" are words, not the product n*o
-    left, right = _to_sympy(a), _to_sympy(b)
-    if left is None or right is None:
-        return "".join(a.split()) == "".join(b.split())  # not math we can read: same text only
-    return _sympy_equal(left, right, tolerance)
-
-
-def _sympy_equal(left: sympy.Expr, right: sympy.Expr, tolerance: float) -> bool:
-    try:
-        if left == right and not left.has(sympy.zoo, sympy.nan):
-            return True  # oo - oo is nan, so infinities must match here; 1/0 matches nothing
-        return sympy.simplify(left - right) == 0 or _numbers_close(left, right, tolerance)
-    except (TypeError, ValueError, ArithmeticError):
-        return False  # nan compared, a boolean subtracted: not numbers to compare
-
-
-def _numbers_close(left: sympy.Expr, right: sympy.Expr, tolerance: float) -> bool:
-    """Finite numbers within `tolerance` of each other, relative to the larger one."""
-    if not (left.is_number and right.is_number):
-        return False
-    x, y = left.evalf(30), right.evalf(30)  # sympy floats: 10^5000 does not overflow
-    if not (x.is_finite and y.is_finite):
-        return False
-    return bool(abs(x - y) <= tolerance * max(abs(x), abs(y)))
-
-
-def _to_sympy(latex: str) -> sympy.Expr | None:
-    """The sympy value of a LaTeX answer, or None when it is not a safe, small expression."""
-    try:
-        code, names = _bind_names(_code(latex))
-    except ValueError:
-        return None
-    if len(code) > _MAX_CODE or not _SAFE_CODE.fullmatch(code) or _ATTRIBUTE.search(code):
-        return None
-    if code.count("!") != len(_SMALL_FACTORIAL.findall(code)):
-        return None
-    try:
-        if _too_big(parse_expr(code, names, _TRANSFORMS, evaluate=False)):
-            return None
-        return parse_expr(code, names, _TRANSFORMS, evaluate=True)
-    except Exception:  # sympy's parser raises a zoo of types on malformed text; all mean "not math"
-        return None
-
-
-def _code(latex: str) -> str:
-    r"""LaTeX rewritten as sympy input; raises ValueError on a command it does not know.
-
-    >>> _code(r"\frac{\sqrt[3]{x}}{2}\pi")
-    '((((x)**(1/(3))))/(2)) pi '
-    """
-    out, i = [], 0
-    while i < len(latex):
-        if latex[i] == "\\":
-            piece, i = _command(latex, i)
-        else:
-            piece, i = {"{": "(", "}": ")"}.get(latex[i], latex[i]), i + 1
-        out.append(piece)
-    return "".join(out)
-
-
-def _command(latex: str, start: int) -> tuple[str, int]:
-    """The code for the LaTeX command at `start`, and the index after it and its arguments."""
-    name = re.match(r"\\([A-Za-z]+|.?)", latex[start:]).group(1)
-    end = start + 1 + len(name)
-    if name == "frac":
-        numerator, end = _argument(latex, end)
-        denominator, end = _argument(latex, end)
-        return f"(({_code(numerator)})/({_code(denominator)}))", end
-    if name == "sqrt":
-        return _sqrt(latex, end)
-    if name in _COMMANDS:
-        return _COMMANDS[name], end
-    if name in _GREEK:
-        return f" {name} ", end
-    raise ValueError(f"unknown LaTeX command \\{name}")
-
-
-def _sqrt(latex: str, end: int) -> tuple[str, int]:
-    r"""`\sqrt{x}` or `\sqrt[n]{x}`, from just after the command name."""
-    root = None
-    if latex.startswith("[", end):
-        close = latex.find("]", end)
-        if close < 0:
-            raise ValueError("unclosed [ in \\sqrt")
-        root, end = latex[end + 1 : close], close + 1
-    radicand, end = _argument(latex, end)
-    if root is None:
-        return f"sqrt({_code(radicand)})", end
-    return f"(({_code(radicand)})**(1/({_code(root)})))", end
-
-
-def _argument(latex: str, start: int) -> tuple[str, int]:
-    r"""One command argument: a `{...}` group, a command such as `\pi`, or a single character."""
-    i = start
-    while i < len(latex) and latex[i].isspace():
-        i += 1
-    if i >= len(latex):
-        raise ValueError("a LaTeX command is missing its argument")
-    if latex[i] == "{":
-        braced = read_braced(latex, i)
-        if braced is None:
-            raise ValueError("unclosed { in a LaTeX argument")
-        return braced
-    if latex[i] == "\\":
-        name = re.match(r"\\([A-Za-z]+|.?)", latex[i:]).group(0)
-        return name, i + len(name)
-    return latex[i], i + 1
-
-
-def _bind_names(code: str) -> tuple[str, dict[str, object]]:
-    """The code with every name made safe, and what each name means to sympy.
-
-    Known functions and constants keep their meaning, `e` is Euler's number, Greek letters and
-    single letters are symbols, and any other word is split into single-letter symbols (`xy`).
-    """
-    names: dict[str, object] = {}
-
-    def bind(word: re.Match[str]) -> str:
-        text = word.group(0)
-        if text in _FUNCTIONS:
-            names[text] = _FUNCTIONS[text]
-            return text
-        if text in _GREEK:
-            safe = "lamda" if text == "lambda" else text  # `lambda` is a Python keyword
-            names[safe] = sympy.Symbol(text)
-            return safe
-        for letter in text:
-            names[letter] = sympy.E if letter == "e" else sympy.Symbol(letter)
-        return " ".join(text)
-
-    return re.sub(r"[A-Za-z]+", bind, code), names
-
-
-def _too_big(expr: sympy.Basic) -> bool:
-    """Would evaluating this build a giant number (a power tower)?"""
-    for node in sympy.preorder_traversal(expr):
-        if isinstance(node, sympy.Pow) and node.exp.is_number:
-            if _magnitude(node.exp) > _MAX_EXPONENT:
-                return True
-    return False
-
-
-def _magnitude(value: sympy.Basic) -> float:
-    try:
-        return abs(complex(value.evalf(15)))
-    except (TypeError, ValueError, OverflowError):
-        return float("inf")
+    words = _WORDS.fullmatch(pred.strip()) and _WORDS.fullmatch(gold.strip())
+    return not words and verify_equal(pred, gold, tolerance)

@@ -1,0 +1,102 @@
+r"""math-verify underneath `math_equal`: `verify_equal`.
+
+math-verify (Hugging Face, Apache-2.0) reads LaTeX answers into sympy (intervals, sets, relations,
+matrices, percentages) and compares them. rubricc calls it without its `signal.alarm` timeouts,
+since the worker pool enforces the deadline, and corrects it where it is too generous:
+
+- An answer with no `$...$` or `\boxed{}` is read as LaTeX first; math-verify alone falls back to
+  the first plain number it finds, so `y = 2x + 1` would be read as `1`.
+- Numbers must agree within `tolerance`, relative to the larger one; math-verify rounds to 6
+  decimals, so `1/2^{99}` would equal `1/2^{98}`.
+- Text that would build a giant number (`9^{9^9}`, `10000!`) is not handed over at all.
+"""
+
+import logging
+import re
+
+import sympy
+
+from rubricc.builtins.mathx_sympy import numbers_close
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout is disabled": on purpose
+
+_DELIMITED = re.compile(r"\$|\\boxed|\\fbox|\\\(|\\\[")
+_PROSE = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+_GIANT = re.compile(  # a power tower, a huge power, or the factorial of a big number
+    r"\^\s*\{?\s*[\d.]+\s*\}?\s*\^|\^\s*\{?\s*\d{5,}|\d{4,}\s*!|!\s*!"
+    r"|\([^()]*(?:\^|\d{4,})[^()]*\)\s*!|\{[^{}]*(?:\^|\d{4,})[^{}]*\}\s*!"
+)
+_MAX_LENGTH = 20_000
+_MAX_BARE = 1_000  # longer text without delimiters is prose, not one answer
+_SET_BRACE = re.compile(r"\\\{|\\lbrace")
+_NUMBER = re.compile(r"-?\d+(?:,\d\d+)?")  # `1,22` may be a decimal comma; `1,2` is a list
+# `\\le` written for `\le` (an escaped backslash left in the text)
+_ESCAPED_RELATION = re.compile(r"\\\\(?=(?:le|ge|leq|geq|lt|gt|ne|neq)\b)")
+_PERCENT = sympy.UnevaluatedExpr(sympy.Rational(1, 100))
+
+
+def verify_equal(pred: str, gold: str, tolerance: float) -> bool:
+    r"""math-verify's judgement, with numbers held to `tolerance`.
+
+    >>> verify_equal(r"[0, 1)", r"$x \in [0,1)$", 1e-9), verify_equal("1/2^{99}", "1/2^{98}", 1e-9)
+    (True, False)
+    """
+    from math_verify import verify  # imported on first use: sympy and antlr load slowly
+
+    if any(_GIANT.search(text) for text in (pred, gold)) or len(pred) + len(gold) > _MAX_LENGTH:
+        return False
+    golds, preds = parse_answer(gold), parse_answer(pred)
+    if not golds or not preds or _set_against_pair(gold, golds[0], pred, preds[0]):
+        return False
+    if not verify(golds, preds, allow_set_relation_comp=True, timeout_seconds=None):
+        return False
+    return not _numbers_apart(golds[0], preds[0], tolerance)
+
+
+def parse_answer(text: str) -> list:
+    r"""math-verify's reading of an answer: a bare answer as LaTeX, else what it extracts.
+
+    A lone number goes to math-verify's number reader, which takes `1,22` as a decimal comma
+    (`sympy_equal` reads it as the list 1, 22; `math_equal` accepts either reading).
+
+    >>> parse_answer("y = 2x + 1")[0], parse_answer(r"So $x = \frac{1}{2}$.")[0]
+    (Eq(y, 2*x + 1), Eq(x, 1/2))
+    """
+    from math_verify import parse
+
+    text = _ESCAPED_RELATION.sub(r"\\", text.strip())
+    bare = not _DELIMITED.search(text) and len(text) <= _MAX_BARE
+    if bare and not _PROSE.search(text) and not _NUMBER.fullmatch(text):
+        as_latex = parse(f"${text}$", parsing_timeout=None)
+        if as_latex and not isinstance(as_latex[0], str):
+            return as_latex
+    return parse(text, parsing_timeout=None)
+
+
+def _set_against_pair(gold: str, gold_value: object, pred: str, pred_value: object) -> bool:
+    r"""Is one side a written set `\{1, 2\}` and the other an interval or tuple `(1, 2)`?
+
+    math-verify matches them; a set of two points is neither. (Braces without a backslash only
+    group, so `{1, 2}` is a bare list and may match `(1, 2)`.)
+    """
+    for text, value, other in ((gold, gold_value, pred_value), (pred, pred_value, gold_value)):
+        written_set = isinstance(value, sympy.FiniteSet) and _SET_BRACE.search(text)
+        if written_set and isinstance(other, sympy.Interval | sympy.Tuple):
+            return True
+    return False
+
+
+def _numbers_apart(gold: object, pred: object, tolerance: float) -> bool:
+    """Are both plain numbers, and further apart than `tolerance` allows, as they are and with a
+    percentage read as its number (math-verify takes 28% for both 0.28 and 28)?"""
+    if not all(isinstance(x, sympy.Expr) and x.is_number for x in (gold, pred)):
+        return False
+    pairs = [(gold, pred), (_percent_number(gold), pred), (gold, _percent_number(pred))]
+    return not any(numbers_close(a.doit(), b.doit(), tolerance) for a, b in pairs)
+
+
+def _percent_number(value: sympy.Expr) -> sympy.Expr:
+    """`28` for math-verify's `28%` (28 times an unevaluated 1/100), else the value."""
+    if isinstance(value, sympy.Mul) and value.args[-1] == _PERCENT and len(value.args) == 2:
+        return value.args[0]
+    return value
