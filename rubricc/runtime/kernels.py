@@ -70,9 +70,10 @@ class BatchRuntime:
 
     def heavy(self, rows, fn: str, *operands) -> list:
         pending: dict[tuple, tuple] = {}
+        keys = {}
         for i in rows:
             args = self.args(operands, i)
-            key = (fn, freeze(args))
+            key = keys[i] = (fn, freeze(args))
             bad = V.failed_arg(args)
             if bad is not None:
                 self.memo.setdefault(key, bad)
@@ -84,7 +85,7 @@ class BatchRuntime:
             self.memo[key] = value
         out = self.empty()
         for i in rows:
-            out[i] = self.memo[(fn, freeze(self.args(operands, i)))]
+            out[i] = self.memo[keys[i]]
         return out
 
     def each_row(self, rows, fn) -> list:
