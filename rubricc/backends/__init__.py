@@ -1,0 +1,1 @@
+"""Judge backends: in-process transformers, OpenAI-compatible servers, vLLM; and how they answer."""

@@ -1,0 +1,1 @@
+"""The GRPO trainer: rollouts, scoring with a compiled rubric, group-relative advantages, updates."""
