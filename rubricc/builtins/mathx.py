@@ -1,6 +1,6 @@
 r"""Math answer equivalence: `math_equal`.
 
-Two checks, either of which may say yes, after one that may say no:
+Three checks, any of which may say yes, after one that may say no:
 
 1. `units_agree` (mathx_units): when both answers end on a unit, the units must match
    (`28 percent` is first written `28\\%`).
@@ -9,6 +9,8 @@ Two checks, either of which may say yes, after one that may say no:
 3. `verify_equal` (mathx_verify): Hugging Face's math-verify, which also reads intervals, set
    unions, relations, matrices and whole solutions (the answer is extracted from a long reference),
    with numbers held to `tolerance` instead of its rounding to 6 decimals.
+4. `rounded_equal` (mathx_verify): a prediction written as decimals to 4 or more places matches
+   the exact gold it rounds to (`0.3333` for `\\frac{1}{3}`).
 
 >>> math_equal(r"\dfrac12", "0.5"), math_equal("x = 3", "3"), math_equal("(1,2)", "(2,1)")
 (True, True, False)
@@ -20,7 +22,7 @@ import re
 
 from rubricc.builtins.mathx_sympy import sympy_equal
 from rubricc.builtins.mathx_units import spell_percent, units_agree
-from rubricc.builtins.mathx_verify import verify_equal
+from rubricc.builtins.mathx_verify import rounded_equal, verify_equal
 from rubricc.builtins.registry import builtin
 
 _WORDS = re.compile(r"[A-Za-z\s]+")  # "no" against "on": words, which math-verify reads as n*o
@@ -34,7 +36,8 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     `50\%` against `50`, `1,000` against `1000`, tuples (ordered), `\{...\}` sets or bare lists
     (unordered), intervals and their unions, inequalities, equations and matrices. Word answers
     compare as normalized text ("A" equals "(A)"). Numbers are equal within `tolerance`, relative
-    to the larger one. Units must match when both sides have one (`5 cm` is not `5 m`, but equals
+    to the larger one; a prediction written as decimals to 4 or more places also matches the exact
+    gold it rounds to (`0.3333` for `1/3`, not `0.33`). Units must match when both sides have one (`5 cm` is not `5 m`, but equals
     `5`). The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
     A missing prediction is never equal.
 
@@ -51,4 +54,6 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     if sympy_equal(pred, gold, tolerance):
         return True
     words = _WORDS.fullmatch(pred.strip()) and _WORDS.fullmatch(gold.strip())
-    return not words and verify_equal(pred, gold, tolerance)
+    if words:
+        return False
+    return verify_equal(pred, gold, tolerance) or rounded_equal(pred, gold)

@@ -9,6 +9,11 @@ since the worker pool enforces the deadline, and corrects it where it is too gen
 - Numbers must agree within `tolerance`, relative to the larger one; math-verify rounds to 6
   decimals, so `1/2^{99}` would equal `1/2^{98}`.
 - Text that would build a giant number (`9^{9^9}`, `10000!`) is not handed over at all.
+
+`rounded_equal` is the one place rounding is allowed: a prediction that writes its numbers as
+decimals to at least `ROUNDED_PLACES` places matches an exact gold answer that rounds to them
+(`0.3333` for `\frac{1}{3}`), as a person marking the answer would; `1/2^{99}` is not a decimal
+and still differs from `1/2^{98}`.
 """
 
 import logging
@@ -27,6 +32,8 @@ _GIANT = re.compile(  # a power tower, a huge power, or the factorial of a big n
     r"|\([^()]*(?:\^|\d{4,})[^()]*\)\s*!|\{[^{}]*(?:\^|\d{4,})[^{}]*\}\s*!"
 )
 _MAX_LENGTH = 20_000
+ROUNDED_PLACES = 4
+_DECIMAL = re.compile(r"(?<![\d.])\d*\.(\d+)(?![\d.])")
 _MAX_BARE = 1_000  # longer text without delimiters is prose, not one answer
 _SET_BRACE = re.compile(r"\\\{|\\lbrace")
 _NUMBER = re.compile(r"-?\d+(?:,\d\d+)?")  # `1,22` may be a decimal comma; `1,2` is a list
@@ -51,6 +58,29 @@ def verify_equal(pred: str, gold: str, tolerance: float) -> bool:
     if not verify(golds, preds, allow_set_relation_comp=True, timeout_seconds=None):
         return False
     return not _numbers_apart(golds[0], preds[0], tolerance)
+
+
+def rounded_equal(pred: str, gold: str) -> bool:
+    r"""Does `pred`, written as decimals to at least `ROUNDED_PLACES` places, round `gold`?
+
+    >>> rounded_equal("0.3333", r"\frac{1}{3}"), rounded_equal(r"(0.6,2.6667]", r"(\frac35,\frac83]")
+    (True, True)
+    >>> rounded_equal("0.33", r"\frac{1}{3}"), rounded_equal("0.3334", r"\frac{1}{3}")
+    (False, False)
+    """
+    from math_verify import verify
+
+    places = [len(m.group(1)) for m in _DECIMAL.finditer(pred)]
+    rounded = [p for p in places if p >= ROUNDED_PLACES]
+    if not rounded or _DECIMAL.search(gold) or len(pred) + len(gold) > _MAX_LENGTH:
+        return False
+    if any(_GIANT.search(text) for text in (pred, gold)):
+        return False
+    golds, preds = parse_answer(gold), parse_answer(pred)
+    if not golds or not preds or _set_against_pair(gold, golds[0], pred, preds[0]):
+        return False
+    return verify(golds, preds, float_rounding=min(rounded), allow_set_relation_comp=True,
+                  timeout_seconds=None)
 
 
 def parse_answer(text: str) -> list:
