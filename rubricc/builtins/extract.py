@@ -22,12 +22,24 @@ _THINK_BLOCK = re2.compile(r"(?s)<think>.*?</think>")
 _LAST_ANSWER_PHRASE = re2.compile(r"(?is).*answer\s*(?:is\s*:?|:)[\s*]*([^\n]+)")
 # Python's `re` (RE2's wrapper is slow per match, and a response may hold thousands of numbers);
 # each span stops at the next opening, so an unclosed `\(` costs one scan, not one per opening.
+# A number: thousands grouped by commas or spaces (`1,234`, `1 000`), a decimal comma before two
+# digits (`2,74`), a leading point (`.4`), a slash fraction. An escaped `\$` does not end a span.
 _MATH_OR_NUMBER = re.compile(
-    r"\$\$([^$]+)\$\$|\$([^$]+)\$"
+    r"\$\$((?:[^$\\]|\\.)+)\$\$|\$((?:[^$\\]|\\.)+)\$"
     r"|\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
-    r"|(-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?)",
+    r"|((?<![\d.])-?(?:\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
+    r"(?:/\d+(?:\.\d+)?)?)",
     re.DOTALL,
 )
+# What may stand between boxes that together give one answer: `\boxed{1}, \boxed{2}`,
+# `\boxed{-2} \quad \text{and} \quad \boxed{1}`, `y_1 = \boxed{..} \) and \( y_2 = \boxed{..}`.
+_BETWEEN_BOXES = re.compile(
+    r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\[,;]|and|or|\\text\{[^{}]{0,40}\}"
+    r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*"
+)
+_FINAL_PHRASE = re.compile(r"(?i)final answer")
+# A whole response that is one answer and nothing else: a number, or one token of math.
+_LONE_ANSWER = re.compile(r"-?(?:\d{1,3}(?: \d{3})+|\d+,\d\d|\d*\.\d+)|[^\s=]{1,40}")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _SPACES = re.compile(r"\s*")
 _BOX_TOKEN = re.compile(r"[^\s$]+")
@@ -204,12 +216,30 @@ def _strip_math(answer: str) -> str | None:
     return cleaned or None
 
 
-def _answer_phrase(text: str) -> str | None:
-    """The X of the last "answer is X" / "Answer: X", cut at the end of its sentence."""
+def _answer_phrase(text: str) -> tuple[str | None, int]:
+    """The X of the last "answer is X" / "Answer: X", cut at the end of its sentence, and where
+    X starts (-1 when there is none)."""
     phrase = _LAST_ANSWER_PHRASE.match(text)
     if phrase is None:
-        return None
-    return _strip_math(_SENTENCE_END.split(phrase.group(1), maxsplit=1)[0])
+        return None, -1
+    return _strip_math(_SENTENCE_END.split(phrase.group(1), maxsplit=1)[0]), phrase.start(1)
+
+
+def _final_boxes(text: str) -> tuple[str | None, int]:
+    r"""The last box's content, or the last run of boxes joined by ", " when only connectives
+    stand between them (`\boxed{1} and \boxed{2}`: the answer is both); and where the run starts
+    (-1 when there is no box)."""
+    run: list[str | None] = []
+    start = position = -1
+    while (marker := _BOX.search(text, max(position, 0))) is not None:
+        between = text[position:marker.start()] if position >= 0 else ""
+        if position < 0 or not _BETWEEN_BOXES.fullmatch(between):
+            run, start = [], marker.start()
+        content, position = _box_content(text, marker.end())
+        run.append(content)
+    if not run or run[-1] is None or not run[-1].strip():
+        return None, start  # an unclosed or empty last box: no answer, not an earlier one
+    return ", ".join(c.strip() for c in run if c and c.strip()), start
 
 
 def _last_math_or_number(text: str) -> str | None:
@@ -223,15 +253,26 @@ def _last_math_or_number(text: str) -> str | None:
 def final_answer(text: str) -> str | None:
     r"""The answer a math response ends on: its last box, else its "answer is X", else its last math.
 
-    The fallback is the last `$...$`/`\(...\)` span or number; delimiters and a trailing period
-    are removed. Gives none when the text holds no candidate.
+    Boxes joined only by connectives count together (`\boxed{1} and \boxed{2}` gives `1, 2`); an
+    "final answer is X" after the last box wins over it. A response that is one number or one token of
+    math is the answer whole (`1 000`, `\frac{10}{9}`). The fallback is the last `$...$`/`\(...\)`
+    span or number (`1,234`, `2,74`, `.4`); delimiters and a trailing period are removed. Gives
+    none when the text holds no candidate.
 
     >>> final_answer(r"so \boxed{7}. The answer is 8"), final_answer("The answer is $\\frac{1}{2}$.")
     ('7', '\\frac{1}{2}')
     >>> final_answer("3 apples and 5 pears."), final_answer("") is None
     ('5', True)
+    >>> final_answer(r"\boxed{-2} \quad \text{and} \quad \boxed{1}"), final_answer("1 000")
+    ('-2, 1', '1 000')
     """
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed.strip() or None
-    return _answer_phrase(text) or _last_math_or_number(text)
+    boxed, box_at = _final_boxes(text)
+    phrase, phrase_at = _answer_phrase(text)
+    if phrase is not None and phrase_at > box_at and _FINAL_PHRASE.search(text, box_at, phrase_at):
+        return phrase  # "Final Answer: The final answer is $10,455$." after a box of working
+    if box_at >= 0:
+        return boxed
+    lone = text.strip()
+    if _LONE_ANSWER.fullmatch(lone):
+        return _strip_math(lone)
+    return _last_math_or_number(text)
