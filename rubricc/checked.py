@@ -33,6 +33,12 @@ class ItemInfo:
     region: int  # how many gates precede it; a failed gate skips every later region
 
     @property
+    def scale(self) -> int | None:
+        """N for a judge rated 1..N (`scale 5`), None for a yes/no judge."""
+        mod = next((m for m in self.node.modifiers if m.kind == "scale"), None)
+        return int(float(mod.value)) if mod is not None else None
+
+    @property
     def weight_expr(self) -> n.Expr | None:
         return next((m.value for m in self.node.modifiers if m.kind in ("weight", "points")), None) \
             if not isinstance(self.node, n.Gate) else None

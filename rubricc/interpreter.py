@@ -116,7 +116,7 @@ class RowEval:
     def request(self, info: ItemInfo, criterion: str) -> JudgeRequest:
         template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
         prompt, response = self.row.get("prompt", ""), self.row.get("response", "")
-        return JudgeRequest(info.name, criterion, prompt or "", response or "", template)
+        return JudgeRequest(info.name, criterion, prompt or "", response or "", template, info.scale)
 
     # ---- the score -----------------------------------------------------------------------------
 
@@ -203,6 +203,9 @@ class RowEval:
         if builtin.heavy:
             bad = V.failed_arg(args)
             return bad if bad is not None else self.services.heavy(name, args)
+        if builtin.batched:  # one row: a batch of one call
+            bad = V.failed_arg(args)
+            return bad if bad is not None else self.services.batched(name, [args])[0]
         return V.call(builtin.fn, args, name)
 
     def call_aggregate(self, name: str, e: n.Call, local):

@@ -180,6 +180,9 @@ class ToAst(Transformer):
     def use_template(self, meta, c):
         return n.Modifier("template", str(c[0]), self._span(meta))
 
+    def scale(self, meta, c):
+        return n.Modifier("scale", str(c[0]), self._span(meta))
+
     def score_decl(self, meta, c):
         return n.ScoreDecl(c[0], self._span(meta))
 

@@ -116,6 +116,8 @@ class Checker:
         for mod in sorted(node.modifiers, key=lambda m: m.kind != "tier"):
             if mod.kind == "tier":
                 tier, weight = mod.value, TIER_WEIGHTS[mod.value]
+            elif mod.kind == "scale":
+                self.check_scale(node, mod)
             elif mod.kind == "template":
                 template = self.scope.find_template(mod.value)
                 if template is None:
@@ -131,17 +133,27 @@ class Checker:
             template = self.scope.find_template("default")
         return weight, tier, template
 
+    def check_scale(self, node, mod: n.Modifier) -> None:
+        if not isinstance(node, (n.Judge, n.JudgeEach)):
+            self.report("S002", "`scale` rates a judge's answer; a check has no judge", mod.span,
+                        "not a judge item", "remove `scale`, or make this a `judge` item")
+        elif float(mod.value) != int(float(mod.value)) or not 2 <= float(mod.value) <= 10:
+            self.report("S002", f"`scale {mod.value}`: a rating scale is a whole number from 2 to 10",
+                        mod.span, "not a scale", "write e.g. `scale 5` for ratings 1 to 5")
+
     def one_of_each(self, modifiers) -> None:
         """At most one weight or points, one tier, one template; a tier may sit beside a weight,
         which then overrides the tier's default weight (`tier pitfall weight -0.2`)."""
-        groups = {"weight": "weight", "points": "weight", "tier": "tier", "template": "template"}
+        groups = {"weight": "weight", "points": "weight", "tier": "tier", "template": "template",
+                  "scale": "scale"}
         first: dict[str, n.Modifier] = {}
         for mod in modifiers:
             earlier = first.setdefault(groups[mod.kind], mod)
             if earlier is not mod:
                 self.report("S001", f"`{mod.kind}` conflicts with `{earlier.kind}` on the same item",
                             mod.span, "second modifier",
-                            "give an item one `weight` or `points`, one `tier`, one `template`")
+                            "give an item one `weight` or `points`, one `tier`, one `template`, "
+                            "one `scale`")
 
     def constant(self, expr: n.Expr, env, what: str) -> float:
         self.expect_type(expr, env, t.NUMBER, what)

@@ -2,7 +2,8 @@
 
 A column is a list with one slot per row of the batch; an op reads and writes only the rows of
 its row set. Identical (function, arguments) pairs are computed once per batch: GRPO groups hold
-many identical answers, and heavy calls go to the worker pool in one round.
+many identical answers, and heavy calls go to the worker pool in one round. A batched built-in (a
+model) is called once per op with all its distinct calls.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class BatchRuntime:
         return self.columns.get(name) or self.empty()
 
     def call(self, rows, fn: str, *operands) -> list:
+        if REGISTRY[fn].batched:
+            return self.gathered(rows, fn, operands, self.services.batched)
         out, impl = self.empty(), REGISTRY[fn].fn
         for i in rows:
             args = self.args(operands, i)
@@ -69,6 +72,10 @@ class BatchRuntime:
         return out
 
     def heavy(self, rows, fn: str, *operands) -> list:
+        return self.gathered(rows, fn, operands, self.services.heavy_batch)
+
+    def gathered(self, rows, fn: str, operands, run) -> list:
+        """The distinct calls not yet made, with no failed argument, go to `run` in one round."""
         pending: dict[tuple, tuple] = {}
         keys = {}
         for i in rows:
@@ -81,7 +88,7 @@ class BatchRuntime:
                 pending.setdefault(key, args)
         self.calls["computed"] += len(pending)
         self.calls["deduped"] += len(rows) - len(pending)
-        for key, value in zip(pending, self.services.heavy_batch(fn, list(pending.values()))):
+        for key, value in zip(pending, run(fn, list(pending.values()))):
             self.memo[key] = value
         out = self.empty()
         for i in rows:
@@ -146,11 +153,12 @@ class BatchRuntime:
         return self.where(rows, cond, True)
 
     def judge(self, rows, name: str, criterion, template: str) -> list:
+        scale = self.checked.item(name).scale
         requests = {}
         for i in rows:
             text = self.arg(criterion, i)
             if not isinstance(text, V.Failed):
-                requests[i] = self.request(name, text, i, template)
+                requests[i] = self.request(name, text, i, template, scale)
         verdicts = self.judge_deduped(list(requests.values()))
         results = []
         for i in rows:
@@ -159,10 +167,10 @@ class BatchRuntime:
                                          else V.item_value(verdicts[requests[i]])))
         return self._set_item(name, rows, results)
 
-    def request(self, name: str, text: str, i: int, template: str) -> JudgeRequest:
+    def request(self, name: str, text: str, i: int, template: str, scale: int | None) -> JudgeRequest:
         prompt, response = self.columns.get("prompt"), self.columns.get("response")
         return JudgeRequest(name, text, (prompt[i] if prompt else "") or "",
-                            (response[i] if response else "") or "", template)
+                            (response[i] if response else "") or "", template, scale)
 
     def judge_deduped(self, requests: list[JudgeRequest]) -> dict[JudgeRequest, object]:
         unique = list(dict.fromkeys(requests))
@@ -175,7 +183,7 @@ class BatchRuntime:
         for i in rows:
             asked[i], failures[i] = self.criteria_of(info, i, self.arg(source, i))
         template = info.template.text if info.template is not None else None
-        requests = {(i, j): self.request(name, text, i, template or DEFAULT_TEMPLATE)
+        requests = {(i, j): self.request(name, text, i, template or DEFAULT_TEMPLATE, info.scale)
                     for i in rows for j, (text, _) in enumerate(asked[i])}
         verdicts = self.judge_deduped(list(requests.values()))
         results = []
