@@ -64,8 +64,10 @@ def find_rubrics(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None) -> FileReport:
-    """Check one file; `pool` lets several files' tests share one set of worker processes."""
+def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
+               judge=None) -> FileReport:
+    """Check one file; `pool` lets several files' tests share one set of worker processes, and
+    `judge` answers the judge items that a test does not pin."""
     result = front(path)
     report = FileReport(str(path), [c.name for c in result.rubrics], result.diagnostics,
                         sources=result.program.sources)
@@ -77,14 +79,14 @@ def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None) -> 
             scorer = build(checked)
             scorer.pool = pool
             try:
-                report.tests += run_tests(scorer, result.program.sources)
+                report.tests += run_tests(scorer, result.program.sources, judge)
             finally:
                 if pool is None:
                     scorer.close()
     return report
 
 
-def check(paths: list[str | Path], run: bool = True) -> Report:
+def check(paths: list[str | Path], run: bool = True, judge=None) -> Report:
     """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them."""
     with WorkerPool() as pool:
-        return Report([check_file(p, run, pool) for p in find_rubrics(paths)])
+        return Report([check_file(p, run, pool, judge) for p in find_rubrics(paths)])

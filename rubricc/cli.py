@@ -1,4 +1,4 @@
-"""The `rubricc` command: check, score, explain, fmt, compile.
+"""The `rubricc` command: check, score, explain, fmt, compile (and calibrate, train).
 
 The compiler (and torch) is imported inside the commands: worker processes re-import this
 module when they start, and should not pay for what they never use.
@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+", help="rubric files or folders")
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.add_argument("--no-tests", action="store_true", help="lint only")
+    judge_options(c, "answers the judge items a test does not pin")
     c.set_defaults(run=cmd_check)
 
     s = sub.add_parser("score", help="score a JSONL file of completions")
@@ -54,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output JSONL: input rows plus reward, items, status")
     s.add_argument("--name", help="which rubric, when the file holds several")
     s.add_argument("--batch", type=int, default=512, help="rows per scoring call")
+    judge_options(s, "judges the rubric's judge items")
     s.set_defaults(run=cmd_score)
 
     e = sub.add_parser("explain", help="break down one row's score")
@@ -76,13 +78,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def judge_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--judge", metavar="SPEC",
+                   help=f"the judge that {what}: hf:PATH_OR_NAME, openai:MODEL@BASE_URL or "
+                        "vllm:PATH_OR_NAME (default: $RUBRICC_JUDGE, else the config file)")
+    p.add_argument("--judge-config", metavar="FILE",
+                   help="a TOML file with a [judge] table (default: $RUBRICC_JUDGE_CONFIG, "
+                        "else ./rubricc.toml)")
+
+
+def load_judge(args):
+    """The judge the options, the environment or the config file name; None when none does."""
+    from rubricc.backends.spec import find_config, load_judge
+
+    config = find_config(args.judge, args.judge_config)
+    return load_judge(config) if config is not None else None
+
+
 # ---- check --------------------------------------------------------------------------------------
 
 
 def cmd_check(args) -> int:
     from rubricc.check import check
 
-    report = check(args.paths, run=not args.no_tests)
+    report = check(args.paths, run=not args.no_tests, judge=load_judge(args))
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
         return 0 if report.ok else 1
@@ -124,6 +143,7 @@ def load_scorer(path: str, name: str | None):
 
 def cmd_score(args) -> int:
     scorer = load_scorer(args.rubric, args.name)
+    judge = load_judge(args)
     rows = list(read_jsonl(args.data))
     checked = [validate(r, scorer.inputs, args.data) for r in rows]
     for r in checked:
@@ -137,13 +157,29 @@ def cmd_score(args) -> int:
             task = bar.add_task("scoring", total=len(checked))
             for start in range(0, len(checked), args.batch):
                 chunk = checked[start:start + args.batch]
-                for line in score_chunk(scorer, chunk, stats, means):
+                for line in score_chunk(scorer, chunk, stats, means, judge):
                     sink.write(json.dumps(line) + "\n")
                 bar.advance(task, len(chunk))
     finally:
         scorer.close()
     out.print(score_table(scorer.names, stats, means, len(checked)))
+    if stats["judge_requests"]:
+        out.print(judge_line(stats))
     return 0
+
+
+def judge_line(stats: Counter) -> str:
+    """The run's judge account: what was asked, what the cache answered, what it cost."""
+    parts = [f"{stats['judge_requests']} requests"]
+    if stats["judge_cache_hits"] or stats["judge_cache_misses"]:
+        parts.append(f"{stats['judge_cache_hits']} from the cache")
+    for key, label in (("judge_calls", "sent"), ("judge_retries", "retries"),
+                       ("judge_failures", "failed"), ("judge_prompt_tokens", "prompt tokens"),
+                       ("judge_completion_tokens", "completion tokens"),
+                       ("judge_tokens", "tokens")):
+        if stats[key]:
+            parts.append(f"{stats[key]} {label}")
+    return f"judge: {', '.join(parts)}; {stats['judge_s']:.1f} s"
 
 
 def progress() -> Progress:
@@ -151,9 +187,12 @@ def progress() -> Progress:
                     TimeElapsedColumn(), console=err)
 
 
-def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means) -> list[dict]:
+def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means, judge=None) -> list[dict]:
     good = [r for r in chunk if not r.problem]
-    batch = scorer.score_rows([r.data for r in good]) if good else None
+    batch = scorer.score_rows([r.data for r in good], judge=judge) if good else None
+    if batch is not None:
+        stats.update({k: v for k, v in (batch.counts | batch.timings).items()
+                      if k.startswith("judge_")})
     results = iter(batch.rows) if batch is not None else iter(())
     lines = []
     for r in chunk:

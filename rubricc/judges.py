@@ -65,13 +65,23 @@ class JudgeRequired(RuntimeError):
 
 
 class PinnedJudge:
-    """Verdicts pinned by a rubric test (`given emergency = yes`): tests a rubric's logic."""
+    """Verdicts pinned by a rubric test (`given emergency = yes`): tests a rubric's logic.
 
-    def __init__(self, verdicts: dict[str, float]):
+    Items with no pinned verdict go to `fallback` (the judge given to `rubricc check --judge`)
+    when there is one, and are an error when there is not.
+    """
+
+    def __init__(self, verdicts: dict[str, float], fallback: Judge | None = None):
         self.verdicts = verdicts
+        self.fallback = fallback
 
     def judge(self, requests: list[JudgeRequest]) -> list[float | Failed]:
-        return [self._one(r) for r in requests]
+        out = [self._one(r) for r in requests]
+        asked = [i for i, r in enumerate(requests) if r.item not in self.verdicts]
+        if self.fallback is not None and asked:
+            for i, verdict in zip(asked, self.fallback.judge([requests[i] for i in asked])):
+                out[i] = verdict
+        return out
 
     def _one(self, request: JudgeRequest) -> float | Failed:
         if request.item in self.verdicts:

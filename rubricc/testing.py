@@ -30,13 +30,14 @@ class TestOutcome:
     message: str = ""
 
 
-def run_tests(scorer: Scorer, sources: dict[str, Source]) -> list[TestOutcome]:
-    return [run_test(scorer, test, sources) for test in scorer.checked.tests]
+def run_tests(scorer: Scorer, sources: dict[str, Source], judge=None) -> list[TestOutcome]:
+    """Run a rubric's tests; `judge` answers the judge items a test does not pin."""
+    return [run_test(scorer, test, sources, judge) for test in scorer.checked.tests]
 
 
-def run_test(scorer: Scorer, test: n.Test, sources: dict[str, Source]) -> TestOutcome:
+def run_test(scorer: Scorer, test: n.Test, sources: dict[str, Source], judge=None) -> TestOutcome:
     row, verdicts = test_row(scorer, test)
-    judge = PinnedJudge(verdicts)
+    judge = PinnedJudge(verdicts, fallback=judge)
     failures: list[str] = []
     expects = [s for s in test.body if isinstance(s, n.Expect)]
     if expects or not any(isinstance(s, n.Prefer) for s in test.body):
