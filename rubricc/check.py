@@ -9,6 +9,7 @@ from rubricc.checked import judge_items
 from rubricc.diagnostics import Diagnostic
 from rubricc.pipeline import build, front
 from rubricc.runtime.pool import WorkerPool
+from rubricc.scorer import POOL_WARM_UP
 from rubricc.source import Source
 from rubricc.testing import TestOutcome, run_tests
 
@@ -88,5 +89,5 @@ def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
 
 def check(paths: list[str | Path], run: bool = True, judge=None) -> Report:
     """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them."""
-    with WorkerPool() as pool:
+    with WorkerPool(warm_up=POOL_WARM_UP) as pool:
         return Report([check_file(p, run, pool, judge) for p in find_rubrics(paths)])

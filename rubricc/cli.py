@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(render_all(exc.diagnostics, exc.sources), markup=False)
         return 1
     except (JudgeRequired, ValueError, OSError) as exc:
-        err.print(f"rubricc: {exc}", markup=False)
+        err.print(f"rubricc: {exc}", markup=False, soft_wrap=True)  # a file:line stays whole
         return 1
 
 
@@ -65,6 +65,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--name", help="which rubric, when the file holds several")
     e.set_defaults(run=cmd_explain)
 
+    b = sub.add_parser("calibrate", help="judge verdicts against human labels, per judge item")
+    b.add_argument("rubric")
+    b.add_argument("labels", help="JSONL: the rubric's columns plus `labels` {item: true/false}")
+    b.add_argument("--plot", default="calibration.png", help="reliability plot (PNG) to write")
+    b.add_argument("--name", help="which rubric, when the file holds several")
+    judge_options(b, "is calibrated")
+    b.set_defaults(run=cmd_calibrate)
+
     f = sub.add_parser("fmt", help="format rubric files in place")
     f.add_argument("paths", nargs="+")
     f.add_argument("--check", action="store_true", help="only report files that would change")
@@ -75,6 +83,11 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--emit", choices=["python", "ir"], default="python")
     k.add_argument("--name", help="which rubric, when the file holds several")
     k.set_defaults(run=cmd_compile)
+
+    t = sub.add_parser("train", help="GRPO-train a model against a rubric (docs/training.md)")
+    t.add_argument("config", help="a TOML file of TrainConfig fields")
+    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    t.set_defaults(run=cmd_train)
     return p
 
 
@@ -236,6 +249,31 @@ def score_table(names, stats: Counter, means, total_rows: int) -> Table:
     return table
 
 
+# ---- calibrate ----------------------------------------------------------------------------------
+
+
+def cmd_calibrate(args) -> int:
+    from rubricc.calibrate import calibrate, plot
+
+    judge = load_judge(args)
+    if judge is None:
+        err.print("rubricc: calibrate needs a judge: --judge SPEC (or $RUBRICC_JUDGE, rubricc.toml)")
+        return 1
+    results = calibrate(args.rubric, args.labels, judge, args.name)
+    table = Table(title=f"judge calibration on {args.labels}")
+    for col in ("item", "labelled", "failed", "agreement", "kappa", "brier",
+                "P(yes) | yes", "P(yes) | no"):
+        table.add_column(col, justify="left" if col == "item" else "right")
+    for c in results:
+        table.add_row(c.item, str(len(c.pairs) + c.failed), str(c.failed), f"{c.agreement:.3f}",
+                      f"{c.kappa:.3f}", f"{c.brier:.3f}", f"{c.mean_p(True):.3f}",
+                      f"{c.mean_p(False):.3f}")
+    out.print(table)
+    plot(results, args.plot)
+    out.print(f"reliability plot: {args.plot}")
+    return 0
+
+
 # ---- explain, fmt, compile ----------------------------------------------------------------------
 
 
@@ -281,6 +319,14 @@ def cmd_fmt(args) -> int:
 def cmd_compile(args) -> int:
     scorer = load_scorer(args.rubric, args.name)
     print(scorer.python_source() if args.emit == "python" else scorer.ir_text())
+    return 0
+
+
+def cmd_train(args) -> int:
+    from rubricc.trainer.config import TrainConfig
+    from rubricc.trainer.grpo import train
+
+    train(TrainConfig.from_toml(args.config), resume=args.resume)
     return 0
 
 

@@ -46,3 +46,8 @@ def return_generator():
 def worker_pid(delay=0.0):
     time.sleep(delay)  # so that calls made together land on different workers
     return os.getpid()
+
+
+def slow_warm_up():
+    """A warm-up as slow as importing sympy on a loaded machine."""
+    time.sleep(1.5)

@@ -211,3 +211,10 @@ def test_workers_do_not_rerun_the_parents_main_script(tmp_path):
     done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.stdout.strip() == "5", done.stderr
+
+
+def test_warm_up_runs_before_ready_and_outside_the_deadline():
+    warm_up = (call_target(pool_targets.slow_warm_up),)
+    with WorkerPool(workers=1, deadline=1.0, warm_up=warm_up) as pool:
+        [outcome] = pool.run([(call_target(pool_targets.add), (1, 2))])
+    assert outcome == Outcome("ok", 3)

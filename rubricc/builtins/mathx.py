@@ -28,6 +28,12 @@ from rubricc.builtins.registry import builtin
 _WORDS = re.compile(r"[A-Za-z\s]+")  # "no" against "on": words, which math-verify reads as n*o
 
 
+def warm_up() -> None:
+    """Import sympy and math-verify and build its LaTeX parser: what a first call pays (seconds),
+    paid by each pool worker before it takes calls."""
+    math_equal(r"\frac{1}{2}", "$0.5$")
+
+
 @builtin(heavy=True)
 def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     r"""True when the predicted answer is mathematically the gold answer (sympy, LaTeX-aware).

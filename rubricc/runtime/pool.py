@@ -86,13 +86,15 @@ def call_target(fn: Callable) -> str:
 # ---------------------------------------------------------------- the worker process
 
 
-def _worker_main(conn: Connection, memory_mb: int | None) -> None:
+def _worker_main(conn: Connection, memory_mb: int | None, warm_up: tuple[str, ...] = ()) -> None:
     """Serve calls from the parent, one at a time, until told to stop or the pipe closes."""
     # Our own process group: the parent's Ctrl-C does not hit us mid-call, and a kill at the
     # deadline also takes any processes the function started.
     os.setpgrp()
     _limit_memory(memory_mb)
     functions: dict[str, Callable] = {}
+    for target in warm_up:  # slow first imports happen here, not inside a call's deadline
+        _execute(functions, pickle.dumps((target, ())))
     conn.send_bytes(pickle.dumps("ready"))
     while request := _next_request(conn):
         _send_reply(conn, _execute(functions, request))
@@ -174,11 +176,12 @@ class _WorkerDied(Exception):
 class _Worker:
     """One worker process, the parent's end of its pipe, and the call it is running."""
 
-    def __init__(self, context: multiprocessing.context.SpawnContext, memory_mb: int | None):
+    def __init__(self, context: multiprocessing.context.SpawnContext, memory_mb: int | None,
+                 warm_up: tuple[str, ...]):
         self.conn, child_end = context.Pipe()
         self.process = context.Process(
             target=_worker_main,
-            args=(child_end, memory_mb),
+            args=(child_end, memory_mb, warm_up),
             name="rubricc-pool-worker",
             daemon=True,
         )
@@ -258,12 +261,16 @@ class WorkerPool:
     workers: how many processes; defaults to min(cpu count, 4).
     deadline: seconds a call may run before its worker is killed and the call is a `timeout`.
     memory_mb: address-space cap per worker (RLIMIT_AS), or None for no cap.
+    warm_up: `"module:function"` targets each worker calls with no arguments before it says
+        "ready": slow imports (sympy, a LaTeX parser) then never count against a call's deadline.
     """
 
     def __init__(
-        self, workers: int | None = None, deadline: float = 10.0, memory_mb: int | None = 4096
+        self, workers: int | None = None, deadline: float = 10.0, memory_mb: int | None = 4096,
+        warm_up: tuple[str, ...] = (),
     ):
         self.size = workers or min(os.cpu_count() or 1, 4)
+        self.warm_up = tuple(warm_up)
         self.deadline = deadline
         self.memory_mb = memory_mb
         self._context = multiprocessing.get_context("spawn")
@@ -306,7 +313,7 @@ class WorkerPool:
 
     def _start_missing_workers(self) -> None:
         while len(self._workers) < self.size:
-            self._workers.append(_Worker(self._context, self.memory_mb))
+            self._workers.append(_Worker(self._context, self.memory_mb, self.warm_up))
 
     def _discard(self, workers: list[_Worker]) -> None:
         for worker in workers:

@@ -1,0 +1,181 @@
+"""Choosing a judge at run time, the verdict cache, and the commands that use a judge: `score
+--judge`, `check --judge`, `calibrate`. The judge is a real transformers model (tiny, built here)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from rubricc.backends.cache import CachedJudge
+from rubricc.backends.spec import JudgeConfigError, find_config, load_judge
+from rubricc.cli import main
+from rubricc.judges import JudgeRequest
+from trainer.tiny import build_tiny_lm
+
+RUBRIC = """
+rubric triage {
+    input urgent: bool
+    gate on_topic: words(response) > 0
+    judge emergency: "Advises calling emergency services now."
+    judge plain scale 5: "Uses language a layperson understands."
+    score = weighted_mean(emergency, plain)
+    test "pinned verdicts" {
+        response = "Call 911 now."
+        urgent = true
+        given emergency = yes, plain = 1
+        expect score == 1
+    }
+    test "plain is judged by the judge given to check" {
+        response = "Call 911 now."
+        urgent = true
+        given emergency = yes
+        expect plain >= 0 and plain <= 1
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def judge_model(tmp_path_factory) -> str:
+    return build_tiny_lm(tmp_path_factory.mktemp("judge"), arch="qwen2", hidden=64, seed=3)
+
+
+@pytest.fixture
+def rubric(tmp_path: Path) -> Path:
+    path = tmp_path / "triage.rubric"
+    path.write_text(RUBRIC, encoding="utf-8")
+    return path
+
+
+def rows(n: int) -> list[dict]:
+    return [{"prompt": f"Chest pain #{i}", "response": f"Call 911 now, case {i % 3}.",
+             "urgent": i % 2 == 0} for i in range(n)] + [{"prompt": "x", "response": "", "urgent": False}]
+
+
+def write_jsonl(path: Path, items: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
+    return path
+
+
+# ---- where the judge comes from -----------------------------------------------------------------
+
+
+def test_judge_option_beats_environment_beats_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert find_config() is None
+    (tmp_path / "rubricc.toml").write_text('[judge]\nspec = "hf:from-file"\nconcurrency = 3\n')
+    assert find_config().spec == "hf:from-file"
+    monkeypatch.setenv("RUBRICC_JUDGE", "openai:m@http://localhost:1/v1")
+    config = find_config()
+    assert (config.spec, config.concurrency) == ("openai:m@http://localhost:1/v1", 3)
+    assert find_config("vllm:big").spec == "vllm:big"
+
+
+def test_bad_judge_config_names_the_file_and_field(tmp_path):
+    bad = tmp_path / "judge.toml"
+    bad.write_text('[judge]\nspec = "hf:x"\nconcurency = 3\n')
+    with pytest.raises(JudgeConfigError, match=r"judge.toml: \[judge\]: `concurency`"):
+        find_config(config_path=bad)
+    bad.write_text('[judge\nspec = "hf:x"\n')
+    with pytest.raises(JudgeConfigError, match="judge.toml"):
+        find_config(config_path=bad)
+    with pytest.raises(JudgeConfigError, match="expected hf:PATH_OR_NAME"):
+        load_judge(find_config("gpt-4o", config_path=None))
+
+
+# ---- the verdict cache --------------------------------------------------------------------------
+
+
+class Counting:
+    """Counts what reaches the real judge behind the cache."""
+
+    def __init__(self, inner):
+        self.inner, self.asked = inner, []
+
+    def judge(self, requests):
+        self.asked += requests
+        return self.inner.judge(requests)
+
+
+def test_cache_answers_a_rerun_without_asking_the_judge(judge_model, tmp_path):
+    from rubricc.backends.hf import HFJudge
+
+    real = Counting(HFJudge(judge_model))
+    requests = [JudgeRequest("polite", f"Is polite ({k})", "Hi?", "Hello!") for k in range(4)]
+    first = CachedJudge(real, "hf:tiny", tmp_path / "v.db").judge(requests)
+    again = CachedJudge(real, "hf:tiny", tmp_path / "v.db").judge(requests)
+    assert again == first and len(real.asked) == 4
+    assert all(0 <= v <= 1 for v in first)
+    other_judge = CachedJudge(real, "hf:other", tmp_path / "v.db").judge(requests[:1])
+    assert len(real.asked) == 5 and other_judge == pytest.approx(first[:1], abs=1e-6)  # asked anew
+
+
+def _write_verdicts(path: str, start: int) -> None:
+    from rubricc.judges import PinnedJudge
+
+    judge = CachedJudge(PinnedJudge({"item": 0.25}), "pinned", path)
+    for k in range(start, start + 200, 10):
+        judge.judge([JudgeRequest("item", f"criterion {j}", "p", "r") for j in range(k, k + 10)])
+
+
+def test_cache_is_safe_under_concurrent_writers(tmp_path):
+    path = str(tmp_path / "shared.db")
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_verdicts, args=(path, start)) for start in (0, 100, 0)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+    assert [w.exitcode for w in writers] == [0, 0, 0]
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*), MIN(value), MAX(value) FROM verdicts").fetchone() == (300, 0.25, 0.25)
+
+
+# ---- the commands -------------------------------------------------------------------------------
+
+
+def test_score_with_a_judge_then_rerun_from_the_cache(judge_model, rubric, tmp_path, capsys,
+                                                      monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # the default cache lives under ~/.cache
+    data = write_jsonl(tmp_path / "rows.jsonl", rows(6))
+    out = tmp_path / "scored.jsonl"
+    args = ["score", str(rubric), str(data), "--out", str(out), "--judge", f"hf:{judge_model}"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    scored = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(scored) == 7
+    for line in scored[:6]:
+        assert line["status"] == {"on_topic": "ok", "emergency": "ok", "plain": "ok"}
+        assert 0 <= line["reward"] <= 1
+    assert scored[6]["status"]["emergency"] == "skipped"  # gated rows cost no judge call
+    assert "judge: 12 requests, 0 from the cache" in first  # 6 rows x 2 judge items
+    assert main(args) == 0
+    assert "judge: 12 requests, 12 from the cache" in capsys.readouterr().out
+    assert [json.loads(line) for line in out.read_text().splitlines()] == scored
+
+
+def test_check_with_a_judge_answers_unpinned_items(judge_model, rubric, capsys):
+    assert main(["check", str(rubric)]) == 1  # no judge: the second test cannot run
+    assert "no verdict pinned for judge `plain`" in capsys.readouterr().out
+    assert main(["check", str(rubric), "--judge", f"hf:{judge_model}"]) == 0
+
+
+def test_calibrate_reports_agreement_and_draws_the_reliability_plot(judge_model, rubric, tmp_path,
+                                                                    capsys):
+    labelled = [r | {"labels": {"emergency": i % 2 == 0, "plain": True}}
+                for i, r in enumerate(rows(8)[:8])]
+    labels = write_jsonl(tmp_path / "labels.jsonl", labelled)
+    png = tmp_path / "calibration.png"
+    assert main(["calibrate", str(rubric), str(labels), "--judge", f"hf:{judge_model}",
+                 "--plot", str(png)]) == 0
+    report = capsys.readouterr().out
+    assert "emergency" in report and "kappa" in report
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = write_jsonl(tmp_path / "bad.jsonl", [rows(1)[0] | {"labels": {"nope": True}}])
+    assert main(["calibrate", str(rubric), str(bad), "--judge", f"hf:{judge_model}"]) == 1
+    assert "bad.jsonl:1: `nope` is not a judge item" in capsys.readouterr().err
