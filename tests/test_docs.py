@@ -23,3 +23,14 @@ def test_language_example(tmp_path, index):
     report = check_file(path)
     assert report.errors == 0, [d.message for d in report.diagnostics]
     assert report.tests and all(t.passed for t in report.tests), [t.message for t in report.tests]
+
+
+JUDGE_BLOCKS = re.findall(r"```rubric\n(.*?)```", (ROOT / "docs" / "judges.md").read_text(), re.S)
+
+
+@pytest.mark.parametrize("index", range(len(JUDGE_BLOCKS)))
+def test_judges_page_example_compiles(tmp_path, index):
+    path = tmp_path / f"judges{index}.rubric"
+    path.write_text(JUDGE_BLOCKS[index])
+    report = check_file(path, run=False)
+    assert report.errors == 0, [d.message for d in report.diagnostics]
