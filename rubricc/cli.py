@@ -87,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="GRPO-train a model against a rubric (docs/training.md)")
     t.add_argument("config", help="a TOML file of TrainConfig fields")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    judge_options(t, "judges the rubric's judge items (default: also the config's `judge`)")
     t.set_defaults(run=cmd_train)
     return p
 
@@ -326,7 +327,9 @@ def cmd_train(args) -> int:
     from rubricc.trainer.config import TrainConfig
     from rubricc.trainer.grpo import train
 
-    train(TrainConfig.from_toml(args.config), resume=args.resume)
+    config = TrainConfig.from_toml(args.config)
+    args.judge = args.judge or config.judge
+    train(config, resume=args.resume, judge=load_judge(args))
     return 0
 
 

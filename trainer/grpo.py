@@ -1,0 +1,292 @@
+"""GRPO against a compiled rubric, in one loop you can read top to bottom.
+
+    from rubricc.trainer.config import TrainConfig
+    from rubricc.trainer.grpo import train
+    result = train(TrainConfig.from_toml("train.toml"))       # or: rubricc train train.toml
+    result.history[-1]["reward/mean"], result.final_dir
+
+Each step, on each process (torchrun gives each an equal share of the step's prompts):
+
+    1. rollouts    sample num_generations completions per prompt      (rollout.py)
+    2. rewards     score them with the rubric; group-relative advantages (rewards.py)
+    3. update      clipped policy loss, updates_per_batch optimizer steps (loss.py)
+    4. report      metrics, checkpoint                                 (metrics.py, checkpoint.py)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import rubricc
+from rubricc.checked import all_items
+
+from . import checkpoint, distributed
+from .config import TrainConfig
+from .data import load_prompts, take
+from .loss import policy_loss, token_logps
+from .metrics import METRICS_FILE, TENSORBOARD_DIR, RunLog, reward_metrics
+from .rewards import group_advantages, keep_mask, score
+from .rollout import generate, prepare_tokenizer, prompt_texts
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]  # one record per logged step: "step" and the metrics of trainer.metrics
+    output_dir: Path
+    final_dir: Path  # the trained model (or LoRA adapter) and its tokenizer
+    checkpoint: Path | None  # the last checkpoint written
+    metrics_path: Path
+    tensorboard_dir: Path
+    plot_path: Path | None  # rewards.png; None on processes other than the main one
+    model: torch.nn.Module  # the trained policy, to evaluate in the same process
+
+
+def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
+    """Run GRPO as `config` says; `resume` continues from the newest checkpoint in output_dir.
+
+    `judge`: the judge object for rubrics with `judge` items (see rubricc.judges.Judge).
+    """
+    procs = distributed.start(config.device)
+    seed_everything(config.seed + procs.rank)
+    scorer = rubricc.compile(Path(config.rubric), rubric=config.rubric_name)
+    try:
+        check_judge(config, scorer, judge)
+        rows = load_prompts(config.data, scorer.inputs)
+        share = process_share(config, procs.world)  # prompts per process per step
+        resumed = checkpoint.latest(config.output_dir) if resume else None
+
+        from transformers import AutoTokenizer
+        from transformers.utils.logging import disable_progress_bar
+
+        disable_progress_bar()  # bars for every checkpoint shard would drown the step lines
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(config.model))
+        templated = config.chat_template and bool(tokenizer.chat_template)
+        policy = load_policy(config, resumed, procs.device)
+        reference = load_reference(config, procs.device)
+        optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad],
+                                      lr=config.learning_rate, weight_decay=config.weight_decay)
+        scheduler = lr_scheduler(config, optimizer)
+        start, cursor = 0, 0
+        if resumed:
+            checkpoint.restore(resumed, optimizer, scheduler, procs.rank, procs.world)
+            start, cursor = resumed.step, resumed.cursor
+        model = policy
+        if procs.world > 1:
+            on_cuda = procs.device.type == "cuda"
+            model = torch.nn.parallel.DistributedDataParallel(
+                policy, device_ids=[procs.device.index] if on_cuda else None)
+        log = RunLog(config.output_dir, procs.main, config.steps, start if resumed else None)
+        saved = resumed.path if resumed else None
+
+        for step in range(start, config.steps):
+            began = time.perf_counter()
+            batch = take(rows, cursor, config.prompts_per_step, config.seed)
+            batch = batch[procs.rank * share:(procs.rank + 1) * share]  # this process's prompts
+            cursor += config.prompts_per_step
+
+            # 1. rollouts: B = share x num_generations completions, grouped by prompt
+            texts = prompt_texts(tokenizer, [r["prompt"] for r in batch], config.chat_template,
+                                 config.system_prompt)
+            roll = generate(policy, tokenizer, texts, config, templated)
+            generated = time.perf_counter()
+
+            # 2. rewards and advantages; groups are whole on each process, but "batch" scaling and
+            #    the metrics see every process's rows
+            rewards = score(scorer, batch, roll.texts, config.num_generations, judge)
+            every = gather_step(procs, rewards, roll)
+            advantages = group_advantages(every["total"], every["valid"], config.num_generations,
+                                          config.scale_rewards)  # [B x processes]
+            advantages = advantages.view(procs.world, -1)[procs.rank]  # [B]
+            keep = keep_mask(rewards.valid, roll.truncated.cpu(), config.mask_truncated)
+            scored = time.perf_counter()
+
+            # 3. update
+            stats = update(model, policy, reference, optimizer, scheduler, roll,
+                           advantages.to(procs.device), keep.to(procs.device), config, procs)
+            updated = time.perf_counter()
+
+            # 4. report
+            done = step + 1
+            if done % config.log_every == 0 or done == config.steps:
+                metrics = reward_metrics(rewards.names, every["values"], every["status"],
+                                         every["total"], every["valid"], every["lengths"],
+                                         every["truncated"], config.num_generations)
+                metrics |= stats | {"lr": scheduler.get_last_lr()[0],
+                                    "time/generate_s": generated - began,
+                                    "time/score_s": scored - generated,
+                                    "time/update_s": updated - scored,
+                                    "time/step_s": time.perf_counter() - began}
+                log.log(done, metrics)
+            if done == config.steps or (config.save_every and done % config.save_every == 0):
+                rng = distributed.gather_objects(procs, checkpoint.rng_state())
+                if procs.main:
+                    checkpoint.save(config.output_dir, done, cursor, policy, optimizer,
+                                    scheduler, rng, config, config.keep_checkpoints)
+                saved = checkpoint.path(config.output_dir, done)
+
+        out = Path(config.output_dir)
+        final = out / "final"
+        if procs.main:
+            checkpoint.save_model(policy, tokenizer, final)
+        plot = log.close()
+        if procs.world > 1:
+            torch.distributed.barrier()  # every process returns once the files are written
+        return TrainResult(log.history, out, final, saved, out / METRICS_FILE,
+                           out / TENSORBOARD_DIR, plot, policy)
+    finally:
+        scorer.close()
+        distributed.stop(procs)
+
+
+def update(model, policy, reference, optimizer, scheduler, roll, advantages: torch.Tensor,
+           keep: torch.Tensor, config: TrainConfig, procs) -> dict[str, float]:
+    """`updates_per_batch` optimizer steps on this batch of rollouts; returns the step's loss
+    metrics, averaged over processes."""
+    ids, attention = roll.input_ids, roll.attention_mask  # [B, T]
+    width = roll.completion_ids.size(1)  # C
+    mask = roll.completion_mask * keep[:, None]  # [B, C] tokens that enter the loss
+    size = ids.size(0) // config.grad_accum
+    parts = [slice(i, i + size) for i in range(0, ids.size(0), size)]  # micro-batches
+    # dapo's normaliser, as TRL: every completion token of the step, divided by the processes
+    # (DDP averages their gradients)
+    tokens = distributed.total(procs, roll.completion_mask.sum().float()) / procs.world
+
+    def logps_of(net) -> torch.Tensor:  # [B, C] in the same micro-batches, without gradients
+        return torch.cat([token_logps(net, ids[p], attention[p], width, config.temperature)[0]
+                          for p in parts])
+
+    policy.eval()
+    with torch.no_grad():
+        old = logps_of(policy) if config.updates_per_batch > 1 else None  # else: logps.detach()
+        ref = None
+        if config.beta and reference is not None:
+            ref = logps_of(reference)
+        elif config.beta:
+            with policy.disable_adapter():  # LoRA: the base model is the reference
+                ref = logps_of(policy)
+    policy.train()
+
+    sums = torch.zeros(8, device=ids.device)  # loss clip_low clip_high ratio kl tokens ent ent_n
+    norms = []
+    for update_index in range(config.updates_per_batch):
+        for j, p in enumerate(parts):
+            last = j == len(parts) - 1
+            with nullcontext() if last or procs.world == 1 else model.no_sync():
+                logps, entropy = token_logps(model, ids[p], attention[p], width,
+                                             config.temperature, entropy=update_index == 0)
+                loss, s = policy_loss(
+                    logps, logps.detach() if old is None else old[p], advantages[p], mask[p],
+                    config.loss, config.epsilon, config.epsilon_high, config.beta,
+                    None if ref is None else ref[p], config.max_new_tokens,
+                    sequences=ids.size(0), tokens=tokens)
+                loss.backward()
+            sums[:6] += torch.stack([loss.detach(), s["clip_low"], s["clip_high"], s["ratio"],
+                                     s.get("kl", sums.new_zeros(())), s["tokens"]])
+            if entropy is not None:
+                produced = roll.completion_mask[p]
+                sums[6:] += torch.stack([(entropy * produced).sum(), produced.sum().float()])
+        limit = config.max_grad_norm or float("inf")  # 0: measure, do not clip
+        norms.append(torch.nn.utils.clip_grad_norm_(policy.parameters(), limit).item())
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    sums = distributed.total(procs, sums)
+    n = sums[5].clamp(min=1)
+    stats = {"loss": (sums[0] / (procs.world * config.updates_per_batch)).item(),
+             "clip_low_frac": (sums[1] / n).item(), "clip_high_frac": (sums[2] / n).item(),
+             "clip_frac": ((sums[1] + sums[2]) / n).item(), "ratio_mean": (sums[3] / n).item(),
+             "entropy": (sums[6] / sums[7].clamp(min=1)).item(), "grad_norm": sum(norms) / len(norms)}
+    if config.beta:
+        stats["kl"] = (sums[4] / n).item()
+    return stats
+
+
+def gather_step(procs, rewards, roll) -> dict[str, torch.Tensor]:
+    """The step's rewards and completion stats from every process, rows in rank order: one
+    all_gather of a float table [B, 2K + 4]."""
+    k = len(rewards.names)
+    table = torch.cat([rewards.values, rewards.status.float(), rewards.total[:, None],
+                       rewards.valid.float()[:, None], roll.lengths.float().cpu()[:, None],
+                       roll.truncated.float().cpu()[:, None]], dim=1)
+    every = distributed.gather(procs, table.to(procs.device)).cpu()  # [B x processes, 2K + 4]
+    return {"values": every[:, :k], "status": every[:, k:2 * k].to(torch.int8),
+            "total": every[:, 2 * k], "valid": every[:, 2 * k + 1] > 0.5,
+            "lengths": every[:, 2 * k + 2], "truncated": every[:, 2 * k + 3] > 0.5}
+
+
+# ---- set-up ------------------------------------------------------------------------------------
+
+
+def check_judge(config: TrainConfig, scorer, judge) -> None:
+    """Refuse, before any model loads, a run whose judge items would have no judge."""
+    if config.judge and judge is None:
+        raise ValueError(f"judge = {config.judge!r} is set, but no judge was given: build it and "
+                         f"pass train(config, judge=...)")
+    if judge is None and any(i.kind in ("judge", "each") for i in all_items(scorer.checked)):
+        raise ValueError(f"{config.rubric} has judge items: pass train(config, judge=...)")
+
+
+def process_share(config: TrainConfig, world: int) -> int:
+    share = config.prompts_per_step // world
+    if share * world != config.prompts_per_step or (share * config.num_generations) % config.grad_accum:
+        raise ValueError(f"prompts_per_step ({config.prompts_per_step}) must split evenly over "
+                         f"{world} process(es), and each share x num_generations over "
+                         f"grad_accum ({config.grad_accum})")
+    return share
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # CPU and every CUDA device
+
+
+def load_policy(config: TrainConfig, resumed, device: torch.device):
+    """The model to train: from the checkpoint when resuming; with a fresh or saved LoRA adapter
+    when `config.lora` is set."""
+    from transformers import AutoModelForCausalLM
+
+    dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
+    if config.lora is None:
+        source = resumed.path / "model" if resumed else config.model
+        return AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(device)
+    if resumed:
+        return PeftModel.from_pretrained(base, resumed.path / "model", is_trainable=True)
+    lora = config.lora
+    return get_peft_model(base, LoraConfig(r=lora.r, lora_alpha=lora.alpha,
+                                           lora_dropout=lora.dropout,
+                                           target_modules=lora.target_modules,
+                                           task_type="CAUSAL_LM"))
+
+
+def load_reference(config: TrainConfig, device: torch.device):
+    """The frozen starting model for the KL term; None when beta is 0 or with LoRA (whose base
+    model, adapter disabled, is the reference)."""
+    if not config.beta or config.lora is not None:
+        return None
+    from transformers import AutoModelForCausalLM
+
+    dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
+    reference = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(device)
+    return reference.eval().requires_grad_(False)
+
+
+def lr_scheduler(config: TrainConfig, optimizer):
+    """transformers' schedules (as TRL uses them), over steps x updates_per_batch updates."""
+    from transformers import get_scheduler
+
+    name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
+    return get_scheduler(name, optimizer, num_warmup_steps=config.warmup_steps,
+                         num_training_steps=config.steps * config.updates_per_batch)
