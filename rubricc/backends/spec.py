@@ -72,6 +72,9 @@ class JudgeConfig(BaseModel):
     """openai: retries of a request after a 429, a 5xx, a timeout or a dropped connection."""
     logprobs: bool | Literal["auto"] = "auto"
     """openai: read verdicts from top_logprobs (true), from the text (false), or find out."""
+    top_logprobs: int = 20
+    """openai: how many of the first token's most likely alternatives to ask for (most servers
+    allow at most 20); answer tokens outside them count as probability 0."""
     api_key_env: str = "OPENAI_API_KEY"
     """openai: the environment variable holding the API key."""
     device: str | None = None
@@ -148,7 +151,7 @@ def load_judge(config: JudgeConfig) -> Judge:
         judge = OpenAIJudge(model, base_url, api_key=os.environ.get(config.api_key_env),
                             concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm,
                             max_retries=config.max_retries, timeout=config.timeout,
-                            logprobs=config.logprobs)
+                            logprobs=config.logprobs, top_logprobs=config.top_logprobs)
     else:
         from rubricc.backends.vllm_judge import VLLMJudge
 
