@@ -7,6 +7,7 @@ on the command line), so one rubric runs against any backend. A verdict is P(yes
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,10 +51,16 @@ class JudgeRequest:
     verdict is the expected rating mapped onto [0, 1])."""
 
     def render(self) -> str:
-        env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
         fenced = self.response.replace("</response>", "</ response>")
-        return env.from_string(self.template).render(
+        return compiled_template(self.template).render(
             prompt=self.prompt, response=fenced, criterion=self.criterion, scale=self.scale)
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_template(text: str) -> jinja2.Template:
+    """A judge template compiled once (milliseconds each time otherwise, for every request)."""
+    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    return env.from_string(text)
 
 
 class Judge(Protocol):
