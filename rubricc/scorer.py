@@ -27,6 +27,10 @@ from rubricc.source import Source
 DEFAULT_DEADLINE = 10.0
 
 
+POOL_WARM_UP = ("rubricc.builtins.mathx:warm_up",)
+"""What each pool worker runs before taking calls: the imports of the heavy built-ins."""
+
+
 class GeneratedCodeError(RuntimeError):
     """A failure inside generated code, reported at the rubric line that produced it."""
 
@@ -69,10 +73,10 @@ class Scorer:
 
     # ---- running -------------------------------------------------------------------------------
 
-    def services(self, judge: Judge | None = None) -> Services:
+    def services(self, judge: Judge | None = None, device=None) -> Services:
         if self.pool is None:
-            self.pool = WorkerPool(deadline=self.deadline)
-        return Services(self.pool, judge or self.judge)
+            self.pool = WorkerPool(deadline=self.deadline, warm_up=POOL_WARM_UP)
+        return Services(self.pool, judge or self.judge, device)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -83,7 +87,10 @@ class Scorer:
 
     def score(self, prompts=None, responses=None, *, judge: Judge | None = None, device=None,
               **columns) -> RewardBatch:
-        """Score a batch given column lists: `responses` (and `prompts`), plus dataset columns."""
+        """Score a batch given column lists: `responses` (and `prompts`), plus dataset columns.
+
+        `device` is where the tensors go and where batched built-ins (models) compute.
+        """
         cols = {k: list(v) for k, v in columns.items()}
         if responses is not None:
             cols["response"] = list(responses)
@@ -99,7 +106,7 @@ class Scorer:
 
     def score_columns(self, cols: dict[str, list], size: int, judge=None, device=None) -> RewardBatch:
         started = time.perf_counter()
-        services = self.services(judge)
+        services = self.services(judge, device)
         rows, counts = self.run(cols, size, services)
         batch = RewardBatch.from_rows(self.names, rows, device=device)
         batch.timings = {"score_s": time.perf_counter() - started}

@@ -2,7 +2,8 @@
 
 Each line of a table is one call: `{"fn": name, "args": [...], "expect": value}`, or
 `"raises": "ValueError"` instead of `expect`; a regex argument is `{"regex": pattern, "flags": "i"}`
-and an optional `"why"` says what the row is for. A new behaviour means a new row.
+and an optional `"why"` says what the row is for. A model's score is expected within `"tol"`. A
+batched built-in is called with columns of one row. A new behaviour means a new row.
 """
 
 import builtins as python_builtins
@@ -17,11 +18,12 @@ import pytest
 import re2
 
 from rubricc import types as t
-from rubricc.builtins import REGISTRY, Regex
+from rubricc.builtins import REGISTRY, Builtin, Regex
 from rubricc.builtins.regex import compile_regex
 
 CASES = Path(__file__).parent / "cases" / "builtins"
-MODULES = ["__init__", "arith", "text", "regex", "extract", "counts", "mathx", "similarity", "structured"]
+MODULES = ["__init__", "registry", "arith", "text", "regex", "extract", "counts", "mathx", "similarity",
+           "structured", "embedding", "code"]
 
 
 def load_rows() -> list[dict]:
@@ -43,16 +45,23 @@ def decode(arg: object) -> object:
     return arg
 
 
+def call(builtin: Builtin, args: list) -> object:
+    if builtin.batched:
+        return builtin.fn(*[[arg] for arg in args], device="cpu")[0]
+    return builtin.fn(*args)
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['where']}:{r['fn']}" for r in ROWS])
 def test_call(row: dict) -> None:
     builtin = REGISTRY[row["fn"]]
     args = [decode(arg) for arg in row["args"]]
     if "raises" in row:
         with pytest.raises(getattr(python_builtins, row["raises"])):
-            builtin.fn(*args)
+            call(builtin, args)
         return
-    result = builtin.fn(*args)
-    assert result == row["expect"], row.get("why", "")
+    result = call(builtin, args)
+    expect = pytest.approx(row["expect"], rel=0, abs=row["tol"]) if "tol" in row else row["expect"]
+    assert result == expect, row.get("why", "")
     assert t.conforms(result, builtin.returns), f"{result!r} is not {t.render(builtin.returns)}"
 
 
@@ -69,8 +78,8 @@ def test_builtin_is_documented_typed_and_picklable(name: str) -> None:
     assert pickle.loads(pickle.dumps(builtin.fn)) is builtin.fn  # the worker pool imports it
 
 
-def test_only_math_equal_is_heavy() -> None:
-    assert {name for name, b in REGISTRY.items() if b.heavy} == {"math_equal"}
+def test_only_math_equal_and_python_tests_are_heavy() -> None:
+    assert {name for name, b in REGISTRY.items() if b.heavy} == {"math_equal", "python_tests"}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,9 @@
 # The modules are imported for their `@builtin()` registrations.
 from rubricc.builtins import (
     arith,
+    code,
     counts,
+    embedding,
     extract,
     ifeval,
     mathx,
@@ -20,4 +22,4 @@ from rubricc.builtins.registry import REGISTRY, Builtin, Json, Param, Regex, bui
 
 __all__ = ["REGISTRY", "Builtin", "Json", "Param", "Regex", "builtin"]
 __all__ += ["arith", "counts", "extract", "ifeval", "mathx", "regex", "similarity", "structured"]
-__all__ += ["text"]
+__all__ += ["code", "embedding", "text"]

@@ -3,7 +3,8 @@
 A built-in is a plain Python function whose annotations are its rubric signature:
 `str` is text, `float` number, `bool` bool, `Regex` regex, `Json` json, `X | None` an optional X,
 `list[X]` a list. Heavy built-ins (sympy, code execution) run in the worker pool under a deadline;
-the others run in-process.
+the others run in-process. A batched built-in (a model) takes columns and returns one: it is called
+once per batch with every distinct pending call, on the scorer's device.
 
 >>> @builtin()
 ... def shout(text: str, times: float = 1) -> str:
@@ -11,6 +12,12 @@ the others run in-process.
 >>> REGISTRY["shout"].signature()
 'shout(text: text, times: number = 1) -> text'
 >>> del REGISTRY["shout"]
+>>> @builtin(batched=True)
+... def longer(a: list[str], b: list[str], *, device=None) -> list[bool]:
+...     return [len(x) > len(y) for x, y in zip(a, b)]
+>>> REGISTRY["longer"].signature()
+'longer(a: text, b: text) -> bool'
+>>> del REGISTRY["longer"]
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class Builtin:
     returns: t.Type
     heavy: bool
     doc: str
+    batched: bool = False
 
     def signature(self) -> str:
         def one(p: Param) -> str:
@@ -90,18 +98,31 @@ def rubric_type(hint: object) -> t.Type:
     raise TypeError(f"no rubric type for annotation {hint!r}")
 
 
-def builtin(heavy: bool = False, name: str | None = None):
-    """Register a function as a rubric built-in; its annotations give the signature."""
+def builtin(heavy: bool = False, name: str | None = None, batched: bool = False):
+    """Register a function as a rubric built-in; its annotations give the signature.
+
+    A batched built-in's parameters are columns, `list[X]` for a rubric parameter of type X, and
+    it returns `list[Y]`, one result per row; a keyword-only `device` says where to compute.
+    """
 
     def register(fn: Callable[..., object]) -> Callable[..., object]:
         hints = typing.get_type_hints(fn)
         sig = inspect.signature(fn)
+        if batched:  # the rubric sees one element of each column
+            hints = {k: _element(fn, h) for k, h in hints.items() if k != "device"}
         params = tuple(
-            Param(p.name, rubric_type(hints[p.name]), p.default) for p in sig.parameters.values()
+            Param(p.name, rubric_type(hints[p.name]), p.default)
+            for p in sig.parameters.values() if not (batched and p.name == "device")
         )
         key = name or fn.__name__
         doc = inspect.getdoc(fn) or ""
-        REGISTRY[key] = Builtin(key, fn, params, rubric_type(hints["return"]), heavy, doc)
+        REGISTRY[key] = Builtin(key, fn, params, rubric_type(hints["return"]), heavy, doc, batched)
         return fn
 
     return register
+
+
+def _element(fn: Callable[..., object], hint: object) -> object:
+    if typing.get_origin(hint) is not list:
+        raise TypeError(f"batched built-in {fn.__name__}: {hint!r} is not a column (list[X])")
+    return typing.get_args(hint)[0]

@@ -137,7 +137,7 @@ class PartialEval:
         if path == ("len",):
             return _attempt(lambda x: float(len(x)), *args)
         builtin = REGISTRY.get(".".join(path))
-        if builtin is None or builtin.heavy:  # heavy built-ins (sympy, code) are not run by lint
+        if builtin is None or builtin.heavy or builtin.batched:  # sympy, code, models: not in lint
             return UNKNOWN
         return _attempt(builtin.fn, *args)
 

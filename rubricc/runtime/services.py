@@ -1,7 +1,8 @@
-"""What evaluation needs from outside: the worker pool for heavy built-ins, and a judge.
+"""What evaluation needs from outside: the worker pool for heavy built-ins, a judge, and the
+device that batched built-ins (models) run on.
 
-It also keeps the account of what those cost: seconds in the pool and in the judge, and how many
-judge requests were sent.
+It also keeps the account of what those cost: seconds in the pool, in batched built-ins and in the
+judge, and how many judge requests were sent.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from rubricc.runtime.pool import WorkerPool, call_target
 
 
 class Services:
-    def __init__(self, pool: WorkerPool | None = None, judge: Judge | None = None):
+    def __init__(self, pool: WorkerPool | None = None, judge: Judge | None = None, device=None):
         self.pool = pool
         self.judge_backend = judge
+        self.device = device  # the scorer's device=, where batched built-ins compute
         self.account: Counter = Counter()
 
     def heavy_batch(self, fn: str, arg_list: list[tuple]) -> list[object]:
@@ -43,13 +45,51 @@ class Services:
     def heavy(self, fn: str, args: tuple) -> object:
         return self.heavy_batch(fn, [args])[0]
 
+    def batched(self, fn: str, arg_list: list[tuple]) -> list[object]:
+        """Call a batched built-in once, on the columns of many argument tuples, on the device."""
+        if not arg_list:
+            return []
+        started = time.perf_counter()
+        try:
+            return self._batched(fn, arg_list)
+        finally:
+            self.account["batched_s"] += time.perf_counter() - started
+            self.account["batched_calls"] += len(arg_list)
+
+    def _batched(self, fn: str, arg_list: list[tuple]) -> list[object]:
+        """If the one call raises, one call per tuple: a bad row fails alone, as in the interpreter."""
+        impl = REGISTRY[fn].fn
+
+        def columns(rows: list[tuple]) -> list[object]:
+            return list(impl(*map(list, zip(*rows)), device=self.device))
+
+        if len(arg_list) > 1:
+            try:
+                return columns(arg_list)
+            except Exception:  # noqa: BLE001 - retried below, call by call
+                pass
+        return [V.call(lambda *args: columns([args])[0], args, fn) for args in arg_list]
+
     def judge(self, requests: list[JudgeRequest]) -> list[object]:
         if self.judge_backend is None:
             raise JudgeRequired("this rubric has judge items: pass a judge backend "
                                 "(judge= in the Python API, --judge on the command line)")
-        started = time.perf_counter()
+        started, before = time.perf_counter(), _backend_account(self.judge_backend)
         try:
             return self.judge_backend.judge(requests)
         finally:
             self.account["judge_s"] += time.perf_counter() - started
             self.account["judge_requests"] += len(requests)
+            # what the backend counts itself: cache hits, calls sent, retries, tokens, failures
+            for key, value in (_backend_account(self.judge_backend) - before).items():
+                self.account[f"judge_{key}"] += value
+
+
+def _backend_account(judge: Judge) -> Counter:
+    """A judge's own cumulative counts (`judge.account`, and its inner judge's when it wraps one)."""
+    total: Counter = Counter()
+    while judge is not None:
+        total.update({k: v for k, v in getattr(judge, "account", {}).items()
+                      if isinstance(v, int | float)})
+        judge = getattr(judge, "inner", None)
+    return total

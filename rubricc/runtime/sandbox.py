@@ -1,0 +1,454 @@
+"""Run untrusted Python in a sandbox: throwaway namespaces, an unprivileged user, limits, a deadline.
+
+>>> run = run_python("print(6 * 7)", timeout=10.0)
+>>> run.returncode, run.output, run.timed_out
+(0, b'42\\n', False)
+
+`run_python(program, payload)` runs `program` (Python source) with `payload` readable on fd 3 and
+fd 4 open for writing results back; stdout and stderr are captured together, up to a cap. This
+module only contains the code; `rubricc.builtins.code` builds a test harness on top of it.
+
+The layers, outermost first. `isolation_layers()` says which are active on this machine, and a
+run that lacks one warns once (`SandboxWarning`); without namespaces nothing runs at all
+(`SandboxUnavailable`): DESIGN.md's rule is that hostile code never runs without a process limit
+that binds.
+
+| layer | what it does | if it is missing |
+| --- | --- | --- |
+| parent-death signal | `setpriv --pdeathsig KILL`: if the process that started the sandbox dies (a pool worker killed at its deadline), `unshare` gets SIGKILL, which kills the namespace | setpriv not found: the sandbox still dies at its own deadline |
+| pid namespace | `unshare --pid --fork --kill-child`: the program sees and signals only its own processes; when the namespace's pid 1 dies, the kernel kills every process in it, so nothing outlives a run | required |
+| network namespace | `--net`: one loopback interface, down; no connection in or out | required |
+| mount namespace | the whole filesystem read-only (`mount_setattr`, recursive); a fresh size-capped tmpfs on /tmp holding the working folder /tmp/work, gone with the namespace; an empty /proc, so no process list, no /proc/self/mem, no other process's environ | required (Linux 5.12 or later) |
+| ipc, uts namespaces | no System V shared memory or message queues shared with the host | required |
+| unprivileged uid | as root: the program runs as uid and gid 65534 with no groups, so no capability; the interpreter's folder is bind-mounted into view if it lies under a private folder such as /root (whose other contents stay hidden) | not root: the program keeps the caller's uid (mapped to root inside its user namespace); the read-only mounts protect the caller's files |
+| a user namespace of its own | created by the program's process after the uid drop: RLIMIT_NPROC then counts only this sandbox's processes (Linux 5.14 counts rlimits per user namespace), and the program holds no capability over the mounts above | user namespaces disabled: RLIMIT_NPROC counts every uid-65534 process on the machine |
+| resource limits | RLIMIT_CPU, AS, FSIZE, NOFILE, NPROC, and no core files, per process (`Limits`) | |
+| no new privileges | PR_SET_NO_NEW_PRIVS: a setuid binary cannot raise privileges | |
+| minimal environment | PATH, HOME, TMPDIR and LANG only; `-I -S`: no site-packages, no PYTHON* variables | |
+| deadline | the namespace's pid 1 exits at `timeout`, which kills everything in it; the parent SIGKILLs `unshare` `KILL_GRACE` seconds later | |
+| output cap | stdout and stderr are kept up to `Limits.output_bytes`; the rest is read and dropped | |
+
+The process tree of one run:
+
+    caller -- setpriv => unshare -- python, pid 1: builds the mounts, then watches the clock
+                                      `-- python, pid 2: uid 65534, own user namespace, limits:
+                                          runs `program`
+
+Pid 1 (`_setup` and the functions it calls) runs trusted code with privileges; it is sent to the
+interpreter as source text (`_setup_source`), so the sandbox needs no access to this checkout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import inspect
+import marshal
+import os
+import resource
+import select
+import selectors
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+NOBODY = 65534
+"""The uid and gid a root caller's program runs as."""
+
+WORKDIR = "/tmp/work"
+"""The program's working folder, inside the sandbox's own tmpfs."""
+
+KILL_GRACE = 1.0
+"""Seconds after `timeout` at which the parent kills a sandbox whose pid 1 did not end it."""
+
+READY = b"rubricc-sandbox: program started\n"
+"""Written on the result fd by pid 1 once the program's interpreter has been exec'd."""
+
+ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORKDIR, "TMPDIR": WORKDIR,
+               "LANG": "C.UTF-8"}
+
+MAX_PROGRAM = 48 * 1024
+"""Bytes of program source: it reaches pid 1 hex-encoded in one argument, and Linux caps one
+argument at 128 KiB. Data goes in the payload, which has no such limit."""
+
+_RESULTS_CAP = 1 << 20
+_SETUP_FAILED = 125
+
+# Linux ABI constants used by pid 1 (x86-64 and arm64 share the syscall number).
+CLONE_NEWUSER = 0x10000000
+PR_SET_NO_NEW_PRIVS = 38
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC = 2, 4, 8, 4096, 16384
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 1, 2
+SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE = 442, -100, 0x8000
+
+
+class SandboxUnavailable(RuntimeError):
+    """This machine cannot give a sandbox its namespaces, so no untrusted code is run."""
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (setup, exec), as opposed to the program inside it."""
+
+
+class SandboxWarning(UserWarning):
+    """A sandbox runs with one of its layers missing."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-process resource limits inside the sandbox, and the sizes of what comes back."""
+
+    cpu_s: int = 10
+    """RLIMIT_CPU of each process, seconds: SIGXCPU, then SIGKILL one second later."""
+    memory_mb: int = 512
+    """RLIMIT_AS of each process: an allocation past it raises MemoryError."""
+    file_mb: int = 16
+    """RLIMIT_FSIZE: writing a file past it raises SIGXFSZ (an OSError in Python)."""
+    open_files: int = 64
+    """RLIMIT_NOFILE."""
+    processes: int = 64
+    """RLIMIT_NPROC, processes and threads together, counted in the sandbox's user namespace."""
+    tmpfs_mb: int = 64
+    """Size of the sandbox's /tmp, the only writable place."""
+    output_bytes: int = 64 * 1024
+    """stdout and stderr kept, together; the rest is dropped."""
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """What became of one program."""
+
+    returncode: int
+    """The program's exit code; 128 + n when killed by signal n; 124 when stopped at the deadline."""
+    timed_out: bool
+    """The deadline ended it."""
+    output: bytes
+    """stdout and stderr, interleaved, at most `Limits.output_bytes`."""
+    results: bytes
+    """What the program wrote on fd 4 (at most 1 MiB)."""
+    seconds: float
+    """Wall-clock seconds from start to the last process's end."""
+
+
+# ---------------------------------------------------------------- pid 1, inside the sandbox
+# These functions run in the sandbox's interpreter, sent as source text: stdlib only, and every
+# name they use is imported or defined in `_setup_source`.
+
+
+def _setup(config_hex: str) -> None:
+    """Pid 1: build the filesystem, start the program, end the namespace at the deadline."""
+    config = marshal.loads(bytes.fromhex(config_hex))
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        _build_filesystem(libc, config)
+    except OSError as exc:
+        _fail(f"filesystem: {exc}")
+    exec_r, exec_w = os.pipe()  # close-on-exec: EOF without a message means the exec worked
+    pid = os.fork()
+    if pid == 0:
+        os.close(exec_r)
+        try:
+            _start_program(libc, config)
+        except BaseException as exc:  # noqa: BLE001 - reported to pid 1, which reports it
+            os.write(exec_w, f"{type(exc).__name__}: {exc}".encode())
+        os._exit(_SETUP_FAILED)
+    os.close(exec_w)
+    failure = os.read(exec_r, 4096)
+    if failure:
+        os.waitpid(pid, 0)
+        _fail(f"starting the program: {failure.decode(errors='replace')}")
+    os.write(config["result_fd"], READY)
+    os.close(config["payload_fd"])
+    os._exit(_watch(pid, config["deadline"], config["result_fd"]))
+
+
+def _fail(message: str) -> None:
+    os.write(2, f"rubricc sandbox: setup failed: {message}\n".encode())
+    os._exit(_SETUP_FAILED)
+
+
+def _build_filesystem(libc: ctypes.CDLL, config: dict) -> None:
+    """Everything read-only but a private /tmp; /proc emptied; the interpreter in view."""
+    held = [(path, os.open(path, os.O_PATH)) for path in config["reveal"]]
+    for path, fd in held:  # before /proc is covered: the bind goes through /proc/self/fd
+        _reveal(libc, path, fd)
+        os.close(fd)
+    _mount(libc, "none", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+    _read_only(libc, "/")
+    _mount(libc, "none", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={config['tmpfs_mb']}m,mode=755")
+    os.mkdir(WORKDIR, 0o700)
+    if config["uid"] is not None:
+        os.chown(WORKDIR, config["uid"], config["uid"])
+
+
+def _reveal(libc: ctypes.CDLL, path: str, fd: int) -> None:
+    """Make `path` reachable for an unprivileged uid: cover the first private folder above it
+    (/root, say) with an empty tmpfs, and bind `path` back at the same place."""
+    parts = path.strip("/").split("/")
+    ancestors = ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
+    private = [a for a in ancestors if not os.stat(a).st_mode & 0o001]
+    if not private:
+        return
+    _mount(libc, "none", private[0], "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    os.makedirs(path, 0o755, exist_ok=True)
+    _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+
+
+def _mount(libc: ctypes.CDLL, source, target: str, fstype, flags: int, data) -> None:
+    def c(text):
+        return None if text is None else text.encode()
+
+    if libc.mount(c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(data)) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def _read_only(libc: ctypes.CDLL, target: str) -> None:
+    attr = ctypes.create_string_buffer(struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0), 32)
+    done = libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), target.encode(),
+                        ctypes.c_uint(AT_RECURSIVE), attr, ctypes.c_size_t(32))
+    if done != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount_setattr {target} read-only: {os.strerror(errno)}")
+
+
+def _start_program(libc: ctypes.CDLL, config: dict) -> None:
+    """In pid 2: drop privileges, take a user namespace of its own, set limits, exec the program."""
+    uid = config["uid"]
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    if config["own_userns"] and libc.unshare(CLONE_NEWUSER) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER)")
+    for name, soft, hard in config["rlimits"]:
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    _arrange_fds(config["payload_fd"], config["result_fd"])
+    os.chdir(WORKDIR)
+    python = config["python"]
+    os.execve(python, [python, *config["flags"], "-c", config["program"]], config["env"])
+
+
+def _arrange_fds(payload_fd: int, result_fd: int) -> None:
+    """stdin from /dev/null, the payload on fd 3, the result pipe on fd 4."""
+    payload, result = (os.dup(fd) for fd in (payload_fd, result_fd))
+    while min(payload, result) <= 4:  # copies above 4, so that neither clobbers the other
+        payload, result = (os.dup(fd) for fd in (payload, result))
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(payload, 3)
+    os.dup2(result, 4)
+    for fd in {null, payload, result, payload_fd, result_fd} - {0, 1, 2, 3, 4}:
+        os.close(fd)
+
+
+def _watch(pid: int, seconds: float, result_fd: int) -> int:
+    """Wait for the program at most `seconds`; pid 1 returning ends the whole namespace."""
+    pidfd = os.pidfd_open(pid)
+    ready, _, _ = select.select([pidfd], [], [], seconds)
+    if not ready:
+        os.write(result_fd, b"rubricc-sandbox: deadline\n")
+        return 124
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+_SETUP_FUNCTIONS = (_setup, _fail, _build_filesystem, _reveal, _mount, _read_only, _start_program,
+                    _arrange_fds, _watch)
+_SETUP_CONSTANTS = ("WORKDIR", "READY", "_SETUP_FAILED", "CLONE_NEWUSER", "PR_SET_NO_NEW_PRIVS",
+                    "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_BIND", "MS_REC", "MOUNT_ATTR_RDONLY",
+                    "MOUNT_ATTR_NOSUID", "SYS_MOUNT_SETATTR", "AT_FDCWD", "AT_RECURSIVE")
+
+
+@functools.cache
+def _setup_source() -> str:
+    """Pid 1's program: imports, constants, the functions above, and the call."""
+    head = "from __future__ import annotations\nimport ctypes, marshal, os, resource, select, struct, sys\n"
+    constants = "".join(f"{name} = {globals()[name]!r}\n" for name in _SETUP_CONSTANTS)
+    functions = "\n\n".join(inspect.getsource(fn) for fn in _SETUP_FUNCTIONS)
+    return f"{head}{constants}\n{functions}\n_setup(sys.argv[1])\n"
+
+
+# ---------------------------------------------------------------- the caller's side
+
+
+@dataclass(frozen=True)
+class _Plan:
+    command: tuple[str, ...]
+    """setpriv and unshare, with their options, up to the interpreter."""
+    python: str
+    reveal: tuple[str, ...]
+    uid: int | None
+    own_userns: bool
+    layers: dict
+
+
+def _probe(*argv: str) -> str:
+    """"" when the command succeeds, else why not."""
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=30, env=ENVIRONMENT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return "" if done.returncode == 0 else done.stderr.decode(errors="replace").strip() or "failed"
+
+
+@functools.cache
+def _plan() -> _Plan:
+    """How sandboxes start on this machine; probed once per process."""
+    unshare, setpriv = (shutil.which(n, path="/usr/bin:/bin:/usr/sbin:/sbin") for n in ("unshare", "setpriv"))
+    if unshare is None:
+        raise SandboxUnavailable("unshare (util-linux) not found: no namespaces, so no sandbox")
+    root = os.geteuid() == 0
+    namespaces = ["--pid", "--fork", "--kill-child", "--mount", "--net", "--ipc", "--uts"]
+    if not root:
+        namespaces = ["--user", "--map-root-user", *namespaces]
+    if why := _probe(unshare, *namespaces, "true"):
+        raise SandboxUnavailable(f"cannot create namespaces ({why}): no sandbox")
+    nested = [unshare, "--user", "true"]
+    if root and setpriv:
+        own_userns = _probe(setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *nested)
+    else:
+        own_userns = _probe(*([unshare, "--user", "--map-root-user"] if not root else []), *nested)
+    python = os.path.realpath(sys.executable)
+    reveal = [sys.base_prefix]
+    if not python.startswith(sys.base_prefix + os.sep):
+        reveal.append(os.path.dirname(python))
+    command = ([setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []) + [unshare, *namespaces, "--"]
+    layers = {
+        "pid namespace": "on", "network namespace": "on", "ipc and uts namespaces": "on",
+        "mount namespace": "on: read-only filesystem, private /tmp, empty /proc",
+        "unprivileged uid": f"on: uid {NOBODY}" if root else
+        "off: not root; the program keeps the caller's uid (root only inside its user namespace)"
+        " and the read-only mounts protect the caller's files",
+        "own user namespace": "on: RLIMIT_NPROC counts this sandbox's processes only" if not own_userns
+        else f"off ({own_userns}): RLIMIT_NPROC counts every uid-{NOBODY} process",
+        "parent-death signal": "on" if setpriv else
+        "off: setpriv not found; the sandbox still dies at its deadline",
+        "resource limits": "on: cpu, address space, file size, open files, processes, no core",
+        "no new privileges": "on", "minimal environment": "on", "deadline": "on",
+    }
+    return _Plan(tuple(command), python, tuple(reveal) if root else (), NOBODY if root else None,
+                 not own_userns, layers)
+
+
+def isolation_layers() -> dict[str, str]:
+    """Each isolation layer, "on" or "off: why", as sandboxes get them on this machine.
+
+    >>> isolation_layers()["network namespace"]
+    'on'
+    """
+    try:
+        return dict(_plan().layers)
+    except SandboxUnavailable as exc:
+        return {"namespaces": f"off: {exc}"}
+
+
+@functools.cache
+def _warn_if_degraded() -> None:
+    off = [f"{name} ({state})" for name, state in _plan().layers.items() if state.startswith("off")]
+    if off:
+        warnings.warn(f"rubricc sandbox runs without: {'; '.join(off)}", SandboxWarning, stacklevel=3)
+
+
+def _rlimits(limits: Limits, timeout: float) -> list[tuple[str, int, int]]:
+    cpu = max(1, min(limits.cpu_s, int(timeout) + 1))
+    mb = 1024 * 1024
+    return [("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_AS", limits.memory_mb * mb, limits.memory_mb * mb),
+            ("RLIMIT_FSIZE", limits.file_mb * mb, limits.file_mb * mb),
+            ("RLIMIT_NOFILE", limits.open_files, limits.open_files),
+            ("RLIMIT_NPROC", limits.processes, limits.processes), ("RLIMIT_CORE", 0, 0)]
+
+
+def run_python(program: str, payload: bytes = b"", *, timeout: float, limits: Limits | None = None,
+               flags: tuple[str, ...] = ("-I", "-S")) -> SandboxRun:
+    """Run `program` (at most `MAX_PROGRAM` bytes) in a fresh sandbox; `payload` is readable on its
+    fd 3, and what it writes on fd 4 comes back.
+
+    Returns whatever the program did, including dying or timing out; raises `SandboxError` when
+    the sandbox itself could not start the program, `SandboxUnavailable` when this machine cannot
+    make one.
+    """
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive, not {timeout}")
+    if len(program.encode()) > MAX_PROGRAM:
+        raise ValueError(f"the program is {len(program.encode())} bytes, over {MAX_PROGRAM}: "
+                         "it travels on command lines; pass data in `payload`")
+    limits, plan = limits or Limits(), _plan()
+    _warn_if_degraded()
+    started = time.monotonic()
+    with contextlib.ExitStack() as closing:
+        def fd(number: int) -> int:
+            closing.callback(os.close, number)
+            return number
+
+        payload_fd = fd(os.memfd_create("rubricc-sandbox-payload"))
+        os.write(payload_fd, payload)
+        os.lseek(payload_fd, 0, os.SEEK_SET)
+        (out_r, out_w), (result_r, result_w) = os.pipe(), os.pipe()
+        fd(out_r), fd(result_r)
+        config = {"python": plan.python, "flags": list(flags), "program": program,
+                  "reveal": list(plan.reveal), "uid": plan.uid, "own_userns": plan.own_userns,
+                  "rlimits": _rlimits(limits, timeout), "tmpfs_mb": limits.tmpfs_mb,
+                  "deadline": float(timeout), "env": ENVIRONMENT, "payload_fd": payload_fd,
+                  "result_fd": result_w}
+        argv = [*plan.command, plan.python, "-I", "-S", "-c", _setup_source(), marshal.dumps(config).hex()]
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                                       pass_fds=(payload_fd, result_w), env=ENVIRONMENT)
+        finally:
+            os.close(out_w)
+            os.close(result_w)
+        output, results, killed = _collect(process, out_r, result_r, started + timeout + KILL_GRACE,
+                                           limits.output_bytes)
+    return _finish(process, output, results, killed, time.monotonic() - started)
+
+
+def _collect(process: subprocess.Popen, out_r: int, result_r: int, deadline: float,
+             cap: int) -> tuple[bytes, bytes, bool]:
+    """Read both pipes until every process holding them is gone; kill at the deadline."""
+    kept = {out_r: bytearray(), result_r: bytearray()}
+    caps = {out_r: cap, result_r: _RESULTS_CAP}
+    killed = False
+    with selectors.DefaultSelector() as selector:
+        for number in kept:
+            selector.register(number, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if killed:  # dead, yet a pipe stays open: held outside the namespace; stop reading
+                    break
+                process.kill()  # unshare; --kill-child takes pid 1, and pid 1 the namespace
+                killed, deadline = True, time.monotonic() + KILL_GRACE
+                continue
+            for key, _ in selector.select(left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                room = caps[key.fd] - len(kept[key.fd])
+                kept[key.fd] += chunk[: max(room, 0)]
+    return bytes(kept[out_r]), bytes(kept[result_r]), killed
+
+
+def _finish(process: subprocess.Popen, output: bytes, results: bytes, killed: bool,
+            seconds: float) -> SandboxRun:
+    try:
+        returncode = process.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        returncode, killed = process.wait(), True
+    lines = results.splitlines(keepends=True)
+    if READY not in lines:
+        raise SandboxError(f"the sandbox did not start the program (exit code {returncode}): "
+                           f"{output.decode(errors='replace').strip()[-2000:]}")
+    deadline = b"rubricc-sandbox: deadline\n"
+    timed_out = killed or (returncode == 124 and deadline in lines)
+    results = b"".join(line for line in lines if line not in (READY, deadline))
+    return SandboxRun(124 if killed else returncode, timed_out, output, results, seconds)
