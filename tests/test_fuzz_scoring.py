@@ -16,10 +16,11 @@ from rubricc.interpreter import interpret_row
 from rubricc.pipeline import build, front
 from rubricc.runtime.pool import WorkerPool
 from rubricc.runtime.services import Services
+from rubricc.scorer import POOL_WARM_UP
 from tests.test_engines import as_tuple, grpo_batch
 from tests.test_fuzz import fuzz, mutants
 
-POOL = WorkerPool(workers=2, deadline=5.0)
+POOL = WorkerPool(workers=2, deadline=5.0, warm_up=POOL_WARM_UP)
 
 
 class AnyJudge:
