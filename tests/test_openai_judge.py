@@ -190,7 +190,8 @@ def test_doctests(module) -> None:
 def test_verdicts_are_the_models_next_token_probabilities(server, oracle) -> None:
     server.configure()
     requests = requests_for()
-    with server.judge(logprobs=True, top_logprobs=VOCAB) as judge:
+    # a long timeout: on a loaded machine a retry would make the counts below miss by one
+    with server.judge(logprobs=True, top_logprobs=VOCAB, timeout=60.0) as judge:
         got = judge.judge(requests)
     want = [oracle.verdict(r) for r in requests]
     assert not any(isinstance(w, Failed) for w in want)
@@ -470,12 +471,13 @@ def test_score_under_faults_then_a_cached_rerun_asks_only_what_failed(server, tm
             if line["status"][item] in ("error", "timeout"):
                 failed.add((line["prompt"], line["response"], item))
                 assert line["items"][item] is None and line["reward"] is None
-    assert failed and len(failed) < len(rows)
+    asked = sum(line["status"][item] != "skipped" for line in first for item in ("sun", "care"))
+    assert failed and len(failed) < asked
     capsys.readouterr()
 
-    server.configure()  # no faults now
+    server.configure()  # no faults now, and time enough for a loaded machine
+    config.write_text(config.read_text().replace("timeout = 1.0", "timeout = 60.0"))
     assert main(args) == 0
-    asked = sum(line["status"][item] != "skipped" for line in first for item in ("sun", "care"))
     assert f"{asked} requests, {asked - len(failed)} from the cache" in capsys.readouterr().out
     assert server.stats()["requests"] == len(failed)  # only the failures are sent again
     second = [json.loads(line) for line in out.read_text().splitlines()]
