@@ -241,6 +241,7 @@ class Completion:
 
 class JudgeServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 refuses a client's burst of concurrent connections
 
     def __init__(self, address, model: LocalModel, served: str, faults: Faults,
                  max_top_logprobs: int = 20, verbose: bool = False):
