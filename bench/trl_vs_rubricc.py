@@ -7,7 +7,8 @@ it, or pass `--model` and `--data` from an earlier `demo.py --build-only`) on th
 against `rubrics/arith/answer.rubric`, with the demo's settings (`examples/arith/grpo.toml`):
 16 prompts x 8 completions per step, at most 24 new tokens, temperature 1, learning rate 2e-4
 held constant, gradient clipping at 1, the "dapo" loss, group-scaled advantages, no KL, one
-update per batch, float32, one CPU thread.
+update per batch, float32, one CPU thread, no activation checkpointing (TRL's default turns it
+on; `--trl-checkpointing` keeps it).
 TRL gets the rubric through `rubricc.trainer.trl_adapter` (one reward function per item, weight
 0, and the score, weight 1), the way a TRL user would plug rubricc in.
 
@@ -64,7 +65,8 @@ def run_rubricc(model: str, data: str, out: Path, steps: int, seed: int) -> dict
             "score_s": sum(r["time/score_s"] for r in h), "wall_s": wall}
 
 
-def run_trl(model: str, data: str, out: Path, steps: int, seed: int) -> dict:
+def run_trl(model: str, data: str, out: Path, steps: int, seed: int,
+            checkpointing: bool = False) -> dict:
     from datasets import Dataset
     from rubricc.trainer.trl_adapter import trl_rewards
     from transformers import TrainerCallback
@@ -95,7 +97,8 @@ def run_trl(model: str, data: str, out: Path, steps: int, seed: int) -> dict:
         lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=s["max_grad_norm"],
         weight_decay=0.0, loss_type="dapo", scale_rewards="group", beta=0.0, num_iterations=1,
         epsilon=0.2, reward_weights=rewards.weights, logging_steps=1, report_to="none",
-        save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=True, log_completions=False)
+        save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=True, log_completions=False,
+        activation_checkpointing=checkpointing)  # TRL's default is on; rubricc's trainer has none
     clock = StepClock()
     trainer = GRPOTrainer(model=model, reward_funcs=rewards.funcs, args=args,
                           train_dataset=dataset, callbacks=[clock])
@@ -124,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="a warmed-up model folder (default: build the demo's)")
     p.add_argument("--data", help="its train.jsonl (with --model)")
+    p.add_argument("--trl-checkpointing", action="store_true",
+                   help="keep TRL's default activation checkpointing (recomputes the forward pass "
+                        "in backward), which rubricc's trainer does not do")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -142,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     results = [summary("rubricc", run_rubricc(model, data, work / "rubricc", args.steps, args.seed)),
-               summary("TRL", run_trl(model, data, work / "trl", args.steps, args.seed))]
+               summary("TRL", run_trl(model, data, work / "trl", args.steps, args.seed,
+                                      args.trl_checkpointing))]
     load_after = os.getloadavg()[0]
 
     import transformers

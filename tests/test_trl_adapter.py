@@ -83,7 +83,8 @@ def test_two_grpo_steps_in_trl_log_every_item(root, tmp_path):
     args = GRPOConfig(output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=4,
                       num_generations=4, max_completion_length=8, learning_rate=1e-3,
                       reward_weights=rewards.weights, logging_steps=1, report_to="none",
-                      save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=True, seed=0)
+                      save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=True, seed=0,
+                      activation_checkpointing=False)
     trainer = GRPOTrainer(model=model, reward_funcs=rewards.funcs, args=args,
                           train_dataset=Dataset.from_list(rows))
     try:
