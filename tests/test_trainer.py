@@ -20,6 +20,7 @@ from rubricc.trainer.config import LoraConfig, TrainConfig, markdown_table
 from rubricc.trainer.data import load_prompts, take
 from rubricc.trainer.grpo import train
 from rubricc.trainer.loss import policy_loss
+from rubricc.trainer.metrics import moving_average
 from rubricc.trainer.rewards import group_advantages, keep_mask
 from rubricc.trainer.rollout import completion_mask
 from rubricc.trainer.tiny import build_tiny_lm
@@ -66,6 +67,12 @@ def config(task, out, **changes) -> TrainConfig:
                     prompts_per_step=2, num_generations=4, max_new_tokens=12,
                     learning_rate=1e-2, save_every=0)
     return TrainConfig(**(settings | changes))
+
+
+def test_the_plotted_moving_average_uses_fewer_values_at_the_start():
+    assert moving_average([1.0, 2.0, 3.0, 4.0, 8.0], 2) == [1.0, 1.5, 2.5, 3.5, 6.0]
+    assert moving_average([1.0, 2.0, 3.0], 5) == [1.0, 1.5, 2.0]
+    assert moving_average([0.5, 0.25], 1) == [0.5, 0.25]
 
 
 # ---- config ------------------------------------------------------------------------------------

@@ -119,6 +119,11 @@ class TrainConfig(BaseModel):
     device: str = "auto"
     """"auto" (CUDA when present), "cpu", "cuda" or "cuda:N"; under torchrun each process takes
     cuda:LOCAL_RANK."""
+    cpu_threads: int | None = Field(None, ge=1)
+    """torch's CPU threads in each process (`torch.set_num_threads`); unset, torch's default (one
+    per core; torchrun sets 1 when it starts several processes). Tiny models run fastest on 1:
+    threads that wait for each other make every small matrix product slower, most of all on a
+    shared machine."""
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     """Weights' dtype when loading the model; "auto" keeps the checkpoint's."""
     save_every: int = Field(50, ge=0)

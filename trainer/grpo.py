@@ -52,6 +52,8 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
 
     `judge`: the judge object for rubrics with `judge` items (see rubricc.judges.Judge).
     """
+    if config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
     procs = distributed.start(config.device)
     seed_everything(config.seed + procs.rank)
     scorer = rubricc.compile(Path(config.rubric), rubric=config.rubric_name)

@@ -1,5 +1,6 @@
 """What a run reports, with no user code: per-step metrics to the console (rich), to
-`metrics.jsonl` and to TensorBoard, and at the end `rewards.png`, one reward curve per item.
+`metrics.jsonl` and to TensorBoard, and at the end `rewards.png`, one reward curve per item
+(each step faint, a moving average on top).
 
 Metric names (one flat dict per logged step, `step` included):
 
@@ -118,7 +119,8 @@ def console_line(r: dict, steps: int) -> str:
 
 
 def plot(history: list[dict], path: Path) -> Path:
-    """`path`: the mean reward (with its std) and each item's mean, against the step."""
+    """`path`: the mean reward and each item's mean against the step, each step's value faint and
+    its moving average (over a twentieth of the run) on top."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,13 +132,15 @@ def plot(history: list[dict], path: Path) -> Path:
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        points = [(r["step"], r[key], r.get("reward/std")) for r in history if r.get(key) is not None]
-        steps = [p[0] for p in points]
-        ax.plot(steps, [p[1] for p in points], marker="." if len(points) < 30 else None)
-        if key == "reward/mean":
-            std = [p[2] or 0.0 for p in points]
-            ax.fill_between(steps, [p[1] - s for p, s in zip(points, std)],
-                            [p[1] + s for p, s in zip(points, std)], alpha=0.2)
+        points = [(r["step"], r[key]) for r in history if r.get(key) is not None]
+        steps, values = [p[0] for p in points], [p[1] for p in points]
+        window = max(1, len(points) // 20)
+        line, = ax.plot(steps, values, alpha=0.3 if window > 1 else 1.0,
+                        marker="." if len(points) < 30 else None, label="per step")
+        if window > 1:
+            ax.plot(steps, moving_average(values, window), color=line.get_color(),
+                    label=f"mean of {window} steps")
+            ax.legend(fontsize="small")
         ax.set_title("reward" if key == "reward/mean" else key[5:-5])
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -146,3 +150,12 @@ def plot(history: list[dict], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def moving_average(values: list[float], window: int) -> list[float]:
+    """The mean of each value and the `window - 1` before it (fewer at the start)."""
+    sums = [0.0]
+    for v in values:
+        sums.append(sums[-1] + v)
+    return [(sums[i + 1] - sums[max(0, i + 1 - window)]) / (i + 1 - max(0, i + 1 - window))
+            for i in range(len(values))]

@@ -8,8 +8,9 @@ against `rubrics/arith/answer.rubric`.
 2. model    a tiny byte-level Qwen2 built locally, random weights      (trainer/tiny.py)
 3. warm-up  supervised, stopped at 10% validation accuracy: weak start (warmup.py)
 4. before   greedy held-out accuracy, scored by the rubric             (accuracy.py)
-5. GRPO     `rubricc.trainer.grpo.train` with `grpo.toml`'s settings
-6. after    the same held-out accuracy; reward curves in OUT/grpo/rewards.png
+5. GRPO     `rubricc.trainer.grpo.train` with `grpo.toml`'s settings (a checkpoint every 50 steps)
+6. after    the same held-out accuracy at every checkpoint; OUT/demo.png plots it beside the
+            training reward, and OUT/grpo/rewards.png has each rubric item's curve
 
 Everything is seeded; nothing is downloaded.
 """
@@ -122,18 +123,72 @@ def main(argv: list[str] | None = None) -> int:
         if args.build_only:
             return 0
         result = train(config_for(args.out, args.seed, args.steps))
-        after = accuracy(result.model, tokenizer, held_out, scorer)
+        curve = [(0, before)] + checkpoint_accuracy(args.out / "grpo", tokenizer, held_out, scorer)
     finally:
         scorer.close()
+    after = curve[-1][1]
     seconds = time.perf_counter() - started
+    figure = plot(curve, result.history, args.out / "demo.png")
     summary = {"held_out": len(held_out), "before": before, "after": after,
                "ratio": after / before if before else None, "grpo_steps": len(result.history),
-               "seconds": round(seconds, 1), "plot": str(result.plot_path)}
+               "accuracy_by_step": dict(curve), "seconds": round(seconds, 1),
+               "plot": str(figure), "reward_plot": str(result.plot_path)}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     ratio = f"{after / before:.2f}x" if before else "from 0"
+    print("held-out accuracy by GRPO step: "
+          + ", ".join(f"{step}: {acc:.1%}" for step, acc in curve))
     print(f"held-out accuracy: {before:.1%} -> {after:.1%} ({ratio}) in {seconds:.0f} s; "
-          f"reward curves: {result.plot_path}")
+          f"plot: {figure}")
     return 0
+
+
+def checkpoint_accuracy(run: Path, tokenizer, held_out: list[dict], scorer) -> list[tuple]:
+    """(step, held-out accuracy) of every checkpoint the GRPO run wrote, oldest first."""
+    from rubricc.trainer import checkpoint
+    from transformers import AutoModelForCausalLM
+
+    steps = sorted(int(p.name.removeprefix(checkpoint.PREFIX))
+                   for p in checkpoint.folder(run).glob(f"{checkpoint.PREFIX}*"))
+    return [(step, accuracy(AutoModelForCausalLM.from_pretrained(
+                 checkpoint.path(run, step) / "model"), tokenizer, held_out, scorer))
+            for step in steps]
+
+
+def plot(curve: list[tuple], history: list[dict], path: Path) -> Path:
+    """Held-out accuracy by GRPO step beside the training reward (each step faint, a moving
+    average on top)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rubricc.trainer.metrics import moving_average
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps, accs = zip(*curve)
+    left.plot(steps, [100 * a for a in accs], marker="o")
+    for step, acc in (curve[0], curve[-1]):
+        left.annotate(f"{acc:.1%}", (step, 100 * acc), textcoords="offset points", xytext=(0, 8),
+                      ha="center")
+    left.axhline(200 * accs[0], color="grey", linestyle=":", label="2x the start")
+    left.set(title=f"held-out accuracy ({len(curve) and curve[-1][0]} GRPO steps)",
+             xlabel="GRPO step", ylabel="% of held-out sums right (greedy)")
+    left.set_ylim(0, 120 * max(accs))  # room for the labels
+    left.legend(fontsize="small")
+    rewards = [(r["step"], r["reward/mean"]) for r in history if r.get("reward/mean") is not None]
+    x, y = zip(*rewards)
+    window = max(1, len(y) // 20)
+    line, = right.plot(x, y, alpha=0.3, label="per step")
+    right.plot(x, moving_average(list(y), window), color=line.get_color(),
+               label=f"mean of {window} steps")
+    right.set(title="training reward (sampled, temperature 1)", xlabel="GRPO step",
+              ylabel="mean reward")
+    right.legend(fontsize="small")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":
