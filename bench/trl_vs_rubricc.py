@@ -5,8 +5,8 @@
 Both train the same warmed-up tiny model (the arithmetic demo's: `examples/arith/demo.py` builds
 it, or pass `--model` and `--data` from an earlier `demo.py --build-only`) on the same prompts
 against `rubrics/arith/answer.rubric`, with the demo's settings (`examples/arith/grpo.toml`):
-16 prompts x 8 completions per step, at most 24 new tokens, temperature 1, learning rate 2e-4
-held constant, gradient clipping at 1, the "dapo" loss, group-scaled advantages, no KL, one
+16 prompts x 8 completions per step, at most 24 new tokens, temperature 1, learning rate 3e-4
+on a cosine schedule over the run's steps, gradient clipping at 1, the "dapo" loss, group-scaled advantages, no KL, one
 update per batch, float32, one CPU thread, no activation checkpointing (TRL's default turns it
 on; `--trl-checkpointing` keeps it).
 TRL gets the rubric through `rubricc.trainer.trl_adapter` (one reward function per item, weight
@@ -38,7 +38,7 @@ RUBRIC = ROOT / "rubrics" / "arith" / "answer.rubric"
 sys.path.insert(0, str(ARITH))
 
 SHARED = ("prompts_per_step", "num_generations", "max_new_tokens", "temperature", "learning_rate",
-          "max_grad_norm")  # taken from the demo's grpo.toml, given to both trainers
+          "lr_schedule", "max_grad_norm")  # taken from the demo's grpo.toml, given to both trainers
 TAIL = 20  # the reward reached: mean over the first and the last TAIL steps
 
 
@@ -55,7 +55,7 @@ def run_rubricc(model: str, data: str, out: Path, steps: int, seed: int) -> dict
 
     config = TrainConfig(model=model, rubric=str(RUBRIC), data=data, output_dir=str(out),
                          steps=steps, seed=seed, loss="dapo", scale_rewards="group", beta=0.0,
-                         epsilon=0.2, lr_schedule="constant", updates_per_batch=1,
+                         epsilon=0.2, updates_per_batch=1,
                          save_every=0, **settings())
     started = time.perf_counter()
     result = train(config)
@@ -94,7 +94,7 @@ def run_trl(model: str, data: str, out: Path, steps: int, seed: int,
         num_generations=s["num_generations"], gradient_accumulation_steps=1,
         max_completion_length=s["max_new_tokens"], temperature=s["temperature"],
         top_p=1.0, top_k=0, learning_rate=s["learning_rate"],
-        lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=s["max_grad_norm"],
+        lr_scheduler_type=s["lr_schedule"], warmup_steps=0, max_grad_norm=s["max_grad_norm"],
         weight_decay=0.0, loss_type="dapo", scale_rewards="group", beta=0.0, num_iterations=1,
         epsilon=0.2, reward_weights=rewards.weights, logging_steps=1, report_to="none",
         save_strategy="no", use_cpu=True, bf16=False, disable_tqdm=True, log_completions=False,

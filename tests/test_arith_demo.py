@@ -57,6 +57,8 @@ def test_the_rubric_gives_the_target_completion_1(scorer):
     ("<answer>1279</answer>", 0.0),
     ("<answer>1278</answer><answer>1278</answer>", 0.0),
     ("<answer>1278", 0.0),
+    ("<answer>1278</answer>141", 0.0),  # a model that does not stop
+    ("<answer>1278</answer>\n", 1.0),
     ("<answer>12 78</answer>", 0.0),
     ("1278", 0.0),
     ("", 0.0),
@@ -76,3 +78,27 @@ def test_warm_up_trains_on_the_completion_only(tmp_path):
     for i, row in enumerate(rows):
         labelled = [t for t in enc["labels"][i].tolist() if t != warmup.IGNORE]
         assert tok.decode(labelled) == row["completion"] + tok.eos_token
+
+
+def test_accuracy_is_measured_at_every_checkpoint_and_plotted(tmp_path, scorer):
+    """The demo's curve: one held-out accuracy per checkpoint the GRPO run wrote, in step order;
+    and the figure beside the reward."""
+    from rubricc.trainer import checkpoint
+    from rubricc.trainer.tiny import build_tiny_lm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import demo
+
+    model_dir = build_tiny_lm(tmp_path / "model", arch="qwen2", max_positions=64)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    for step in (100, 50):  # written out of order
+        model.save_pretrained(checkpoint.path(tmp_path / "grpo", step) / "model")
+    held_out = problems.problems(6, seed=1)
+    curve = demo.checkpoint_accuracy(tmp_path / "grpo", tokenizer, held_out, scorer)
+    assert [step for step, _ in curve] == [50, 100]
+    assert all(acc == 0.0 for _, acc in curve)  # random weights answer no sum right
+
+    history = [{"step": s, "reward/mean": s / 100} for s in range(1, 101)]
+    figure = demo.plot([(0, 0.1)] + [(50, 0.2), (100, 0.3)], history, tmp_path / "demo.png")
+    assert figure.read_bytes()[:4] == b"\x89PNG"

@@ -33,14 +33,15 @@ def call_all(rewards, prompts, completions, **columns):
 
 
 def test_one_function_per_item_and_the_score_weighted_alone(arith):
-    assert arith.names == ["one_answer", "numeric", "correct", SCORE]
-    assert arith.weights == [0.0, 0.0, 0.0, 1.0]
+    assert arith.names == ["one_answer", "ends_there", "numeric", "correct", SCORE]
+    assert arith.weights == [0.0, 0.0, 0.0, 0.0, 1.0]
 
 
 def test_items_and_score_from_one_scoring_call(arith):
     got = call_all(arith, ["1+2=", "1+2=", "1+2="],
                    ["<answer>3</answer>", "<answer>4</answer>", "3"], answer=["3", "3", "3"])
-    assert got == {"one_answer": [1.0, 1.0, 0.0], "numeric": [1.0, 1.0, None],
+    assert got == {"one_answer": [1.0, 1.0, 0.0], "ends_there": [1.0, 1.0, None],
+                   "numeric": [1.0, 1.0, None],
                    "correct": [1.0, 0.0, None], SCORE: [1.0, 0.0, 0.0]}
     assert arith.scored_batches == 1
     call_all(arith, ["1+2="], ["<answer>3</answer>"], answer=["4"])  # new rows: scored again

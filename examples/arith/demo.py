@@ -41,7 +41,7 @@ CONFIG = HERE / "grpo.toml"
 RUBRIC = ROOT / "rubrics" / "arith" / "answer.rubric"
 
 # The model and its warm-up: sized so that 2 CPU cores finish the whole demo in minutes.
-MODEL = {"arch": "qwen2", "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "max_positions": 64}
+MODEL = {"arch": "qwen2", "hidden": 96, "layers": 2, "heads": 4, "kv_heads": 2, "max_positions": 64}
 TRAIN_PROBLEMS, VALIDATION, HELD_OUT = 20_000, 300, 500
 WARMUP = {"max_steps": 3000, "batch_size": 64, "learning_rate": 3e-3}
 WEAK = 0.10  # stop the warm-up once this fraction of the validation problems is right
@@ -82,6 +82,10 @@ def build(out: Path, seed: int, scorer) -> tuple[list[dict], Path]:
     losses = warm_up(model, tokenizer, train_rows, stop=weak, seed=seed, **WARMUP)
     print(f"warm-up: {len(losses)} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}, "
           f"validation accuracy {weak.accuracy:.1%}")
+    if weak.accuracy < WEAK:
+        print(f"warning: the warm-up stopped at its {WARMUP['max_steps']} steps short of "
+              f"{WEAK:.0%}; GRPO will start from a model that rarely gets a sum right, and a "
+              f"0/1 reward gives it little to learn from (try another --seed)")
     model.save_pretrained(out / "warm")
     tokenizer.save_pretrained(out / "warm")
     return held_out, out / "warm"
