@@ -6,9 +6,9 @@ Both train the same warmed-up tiny model (the arithmetic demo's: `examples/arith
 it, or pass `--model` and `--data` from an earlier `demo.py --build-only`) on the same prompts
 against `rubrics/arith/answer.rubric`, with the demo's settings (`examples/arith/grpo.toml`):
 16 prompts x 8 completions per step, at most 24 new tokens, temperature 1, learning rate 3e-4
-on a cosine schedule over the run's steps, gradient clipping at 1, the "dapo" loss, group-scaled advantages, no KL, one
-update per batch, float32, one CPU thread, no activation checkpointing (TRL's default turns it
-on; `--trl-checkpointing` keeps it).
+on a cosine schedule over the run's steps, gradient clipping at 1, the "dapo" loss,
+group-scaled advantages, no KL, one update per batch, float32, one CPU thread, no activation
+checkpointing (TRL's default turns it on; `--trl-checkpointing` keeps it).
 TRL gets the rubric through `rubricc.trainer.trl_adapter` (one reward function per item, weight
 0, and the score, weight 1), the way a TRL user would plug rubricc in.
 

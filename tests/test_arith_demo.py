@@ -83,11 +83,10 @@ def test_warm_up_trains_on_the_completion_only(tmp_path):
 def test_accuracy_is_measured_at_every_checkpoint_and_plotted(tmp_path, scorer):
     """The demo's curve: one held-out accuracy per checkpoint the GRPO run wrote, in step order;
     and the figure beside the reward."""
+    import demo
     from rubricc.trainer import checkpoint
     from rubricc.trainer.tiny import build_tiny_lm
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    import demo
 
     model_dir = build_tiny_lm(tmp_path / "model", arch="qwen2", max_positions=64)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

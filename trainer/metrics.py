@@ -133,14 +133,7 @@ def plot(history: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
         points = [(r["step"], r[key]) for r in history if r.get(key) is not None]
-        steps, values = [p[0] for p in points], [p[1] for p in points]
-        window = max(1, len(points) // 20)
-        line, = ax.plot(steps, values, alpha=0.3 if window > 1 else 1.0,
-                        marker="." if len(points) < 30 else None, label="per step")
-        if window > 1:
-            ax.plot(steps, moving_average(values, window), color=line.get_color(),
-                    label=f"mean of {window} steps")
-            ax.legend(fontsize="small")
+        draw_curve(ax, [p[0] for p in points], [p[1] for p in points])
         ax.set_title("reward" if key == "reward/mean" else key[5:-5])
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -150,6 +143,18 @@ def plot(history: list[dict], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_curve(ax, steps: list[int], values: list[float]) -> None:
+    """A noisy per-step curve on matplotlib axes `ax`: each step faint, and its moving average
+    over a twentieth of the run on top."""
+    window = max(1, len(values) // 20)
+    line, = ax.plot(steps, values, alpha=0.3 if window > 1 else 1.0,
+                    marker="." if len(values) < 30 else None, label="per step")
+    if window > 1:
+        ax.plot(steps, moving_average(values, window), color=line.get_color(),
+                label=f"mean of {window} steps")
+        ax.legend(fontsize="small")
 
 
 def moving_average(values: list[float], window: int) -> list[float]:

@@ -165,7 +165,7 @@ def plot(curve: list[tuple], history: list[dict], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rubricc.trainer.metrics import moving_average
+    from rubricc.trainer.metrics import draw_curve
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     steps, accs = zip(*curve)
@@ -174,19 +174,14 @@ def plot(curve: list[tuple], history: list[dict], path: Path) -> Path:
         left.annotate(f"{acc:.1%}", (step, 100 * acc), textcoords="offset points", xytext=(0, 8),
                       ha="center")
     left.axhline(200 * accs[0], color="grey", linestyle=":", label="2x the start")
-    left.set(title=f"held-out accuracy ({len(curve) and curve[-1][0]} GRPO steps)",
+    left.set(title=f"held-out accuracy ({curve[-1][0]} GRPO steps)",
              xlabel="GRPO step", ylabel="% of held-out sums right (greedy)")
     left.set_ylim(0, 120 * max(accs))  # room for the labels
     left.legend(fontsize="small")
     rewards = [(r["step"], r["reward/mean"]) for r in history if r.get("reward/mean") is not None]
-    x, y = zip(*rewards)
-    window = max(1, len(y) // 20)
-    line, = right.plot(x, y, alpha=0.3, label="per step")
-    right.plot(x, moving_average(list(y), window), color=line.get_color(),
-               label=f"mean of {window} steps")
+    draw_curve(right, [s for s, _ in rewards], [v for _, v in rewards])
     right.set(title="training reward (sampled, temperature 1)", xlabel="GRPO step",
               ylabel="mean reward")
-    right.legend(fontsize="small")
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
