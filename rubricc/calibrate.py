@@ -6,6 +6,11 @@ object from judge item names to the human verdict (true/false or 1/0) for that r
 
     {"prompt": "...", "response": "...", "labels": {"emergency": true, "plain": false}}
 
+A `judge each` item, whose criteria come from the row, takes an object from criterion texts (as
+the row lists them) to verdicts; its figures pool every labelled criterion:
+
+    {"prompt": "...", "response": "...", "rubric": [...], "labels": {"points": {"Cites a source.": true}}}
+
 Per item the report gives the labelled rows, how many the judge failed to answer (left out of
 the figures, never counted as "no"), agreement (P(yes) >= 0.5 against the label), Cohen's kappa,
 the Brier score, and the mean P(yes) on rows labelled yes and no. The reliability plot bins
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rubricc.data import read_jsonl, validate
+from rubricc.runtime import values as V
 
 BINS = 10
 
@@ -70,35 +76,68 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
     from rubricc.pipeline import compile
 
     scorer = compile(Path(rubric), rubric=name)
-    judged = {i.name for i in scorer.checked.items if i.kind == "judge"}
-    rows, wanted = [], []
+    kinds = {i.name: i.kind for i in scorer.checked.items if i.kind in ("judge", "each")}
+    rows, wanted, lines = [], [], []
     for row in read_jsonl(labels_path):
         row = validate(row, scorer.inputs, labels_path)
         if row.problem:
             raise LabelError(row.problem)
         labels = row.data.get("labels")
+        where = f"{labels_path}:{row.line}"
         if not isinstance(labels, dict) or not labels:
-            raise LabelError(f"{labels_path}:{row.line}: `labels` must map judge items to true/false")
+            raise LabelError(f"{where}: `labels` must map judge items to true/false")
         for item, label in labels.items():
-            if item not in judged:
-                raise LabelError(f"{labels_path}:{row.line}: `{item}` is not a judge item of this "
-                                 f"rubric (its judge items: {', '.join(sorted(judged)) or 'none'})")
-            if label not in (True, False, 0, 1):
-                raise LabelError(f"{labels_path}:{row.line}: label of `{item}` must be true/false or 1/0")
+            check_label(where, item, label, kinds)
         rows.append(row.data)
         wanted.append(labels)
+        lines.append(row.line)
     try:
         batch = scorer.score_rows(rows, judge=judge)
     finally:
         scorer.close()
-    out = {item: ItemCalibration(item, [], 0) for item in sorted(judged)}
+    out = {item: ItemCalibration(item, [], 0) for item in sorted(kinds)}
     for r, labels in enumerate(wanted):
         for item, label in labels.items():
-            if batch.status_of(r, item) == "ok":
-                out[item].pairs.append((float(batch.item(item)[r]), bool(label)))
+            result = batch.rows[r].items[item]
+            if kinds[item] == "judge":
+                verdicts = [(result.value if result.status == V.OK else None, label)]
             else:
-                out[item].failed += 1
+                verdicts = criterion_verdicts(f"{labels_path}:{lines[r]}", item, result, label)
+            for value, human in verdicts:
+                if value is None:
+                    out[item].failed += 1
+                else:
+                    out[item].pairs.append((float(value), bool(human)))
     return [c for c in out.values() if c.pairs or c.failed]
+
+
+def check_label(where: str, item: str, label, kinds: dict[str, str]) -> None:
+    if item not in kinds:
+        raise LabelError(f"{where}: `{item}` is not a judge item of this rubric (its judge items: "
+                         f"{', '.join(sorted(kinds)) or 'none'})")
+    if kinds[item] == "judge":
+        if label not in (True, False, 0, 1):
+            raise LabelError(f"{where}: label of `{item}` must be true/false or 1/0")
+        return
+    if not isinstance(label, dict) or not label or \
+            any(v not in (True, False, 0, 1) for v in label.values()):
+        raise LabelError(f"{where}: `{item}` is a `judge each` item: label it with an object from "
+                         f"criterion texts to true/false")
+
+
+def criterion_verdicts(where: str, item: str, result, labels: dict) -> list[tuple]:
+    """(P(yes) or None when not answered, human label) of each labelled criterion of the row."""
+    if result.status != V.OK and not result.criteria:  # gated, or the list could not be read
+        return [(None, human) for human in labels.values()]
+    by_text = {c.text: c for c in result.criteria}
+    out = []
+    for text, human in labels.items():
+        if text not in by_text:
+            raise LabelError(f"{where}: `{item}` has no criterion {text!r} on this row (its "
+                             f"criteria: {'; '.join(map(repr, by_text)) or 'none'})")
+        c = by_text[text]
+        out.append((c.value if c.status == V.OK else None, human))
+    return out
 
 
 def plot(results: list[ItemCalibration], path: str | Path) -> None:

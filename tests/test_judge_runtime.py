@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import rubricc
 from rubricc.backends.cache import CachedJudge
 from rubricc.backends.spec import JudgeConfigError, find_config, load_judge
 from rubricc.cli import main
@@ -179,3 +180,50 @@ def test_calibrate_reports_agreement_and_draws_the_reliability_plot(judge_model,
     bad = write_jsonl(tmp_path / "bad.jsonl", [rows(1)[0] | {"labels": {"nope": True}}])
     assert main(["calibrate", str(rubric), str(bad), "--judge", f"hf:{judge_model}"]) == 1
     assert "bad.jsonl:1: `nope` is not a judge item" in capsys.readouterr().err
+
+
+EACH = """
+rubric advice {
+    input rubric: list[{text: text, weight: number}]
+    judge polite: "The response is polite."
+    judge each item in rubric weight item.weight as points: item.text
+    score = weighted_mean(judges)
+}
+"""
+
+
+def test_calibrate_pools_the_labelled_criteria_of_a_judge_each_item(judge_model, tmp_path, capsys):
+    rubric = tmp_path / "advice.rubric"
+    rubric.write_text(EACH, encoding="utf-8")
+    criteria = [{"text": "Mentions sunlight.", "weight": 2}, {"text": "Is brief.", "weight": 1}]
+    labelled = [{"prompt": "Why is the sky blue?", "response": f"Sunlight scatters ({i}).",
+                 "rubric": criteria,
+                 "labels": {"points": {"Mentions sunlight.": True, "Is brief.": i % 2 == 0}}}
+                for i in range(4)]
+    labelled[0]["labels"]["polite"] = True
+    from rubricc.backends.hf import HFJudge
+    from rubricc.calibrate import LabelError, calibrate
+
+    judge = HFJudge(judge_model)
+    results = {c.item: c for c in calibrate(str(rubric), str(write_jsonl(tmp_path / "l.jsonl",
+                                                                         labelled)), judge)}
+    assert len(results["points"].pairs) + results["points"].failed == 8  # 2 criteria x 4 rows
+    assert len(results["polite"].pairs) + results["polite"].failed == 1
+    scorer = rubricc.compile(rubric)  # the same rows scored directly: each label meets its own verdict
+    try:
+        batch = scorer.score_rows([{k: v for k, v in r.items() if k != "labels"} for r in labelled],
+                                  judge=judge)
+    finally:
+        scorer.close()
+    want = [(c.value, r["labels"]["points"][c.text])
+            for row, r in zip(batch.rows, labelled) for c in row.items["points"].criteria]
+    assert sorted(results["points"].pairs) == sorted(want)
+    assert sorted(y for _, y in results["points"].pairs) == [False, False] + [True] * 6
+
+    wrong = [labelled[1] | {"labels": {"points": {"Mentions the moon.": True}}}]
+    with pytest.raises(LabelError, match=r"l2.jsonl:1: `points` has no criterion 'Mentions the moon.'"):
+        calibrate(str(rubric), str(write_jsonl(tmp_path / "l2.jsonl", wrong)), judge)
+    flat = [labelled[1] | {"labels": {"points": True}}]
+    assert main(["calibrate", str(rubric), str(write_jsonl(tmp_path / "l3.jsonl", flat)),
+                 "--judge", f"hf:{judge_model}"]) == 1
+    assert "l3.jsonl:1: `points` is a `judge each` item" in capsys.readouterr().err
