@@ -77,7 +77,7 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
 
     scorer = compile(Path(rubric), rubric=name)
     kinds = {i.name: i.kind for i in scorer.checked.items if i.kind in ("judge", "each")}
-    rows, wanted, lines = [], [], []
+    rows, wanted, places = [], [], []
     for row in read_jsonl(labels_path):
         row = validate(row, scorer.inputs, labels_path)
         if row.problem:
@@ -90,7 +90,7 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
             check_label(where, item, label, kinds)
         rows.append(row.data)
         wanted.append(labels)
-        lines.append(row.line)
+        places.append(where)
     try:
         batch = scorer.score_rows(rows, judge=judge)
     finally:
@@ -102,7 +102,7 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
             if kinds[item] == "judge":
                 verdicts = [(result.value if result.status == V.OK else None, label)]
             else:
-                verdicts = criterion_verdicts(f"{labels_path}:{lines[r]}", item, result, label)
+                verdicts = criterion_verdicts(places[r], item, result, label)
             for value, human in verdicts:
                 if value is None:
                     out[item].failed += 1
@@ -116,13 +116,16 @@ def check_label(where: str, item: str, label, kinds: dict[str, str]) -> None:
         raise LabelError(f"{where}: `{item}` is not a judge item of this rubric (its judge items: "
                          f"{', '.join(sorted(kinds)) or 'none'})")
     if kinds[item] == "judge":
-        if label not in (True, False, 0, 1):
+        if not is_verdict(label):
             raise LabelError(f"{where}: label of `{item}` must be true/false or 1/0")
         return
-    if not isinstance(label, dict) or not label or \
-            any(v not in (True, False, 0, 1) for v in label.values()):
+    if not isinstance(label, dict) or not label or not all(map(is_verdict, label.values())):
         raise LabelError(f"{where}: `{item}` is a `judge each` item: label it with an object from "
                          f"criterion texts to true/false")
+
+
+def is_verdict(label) -> bool:
+    return label in (True, False, 0, 1)
 
 
 def criterion_verdicts(where: str, item: str, result, labels: dict) -> list[tuple]:
