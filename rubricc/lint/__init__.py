@@ -21,7 +21,9 @@ from rubricc.lint import (
     nested_quantifier,
     never_failing_gate,
     score_out_of_range,
+    unfenced_judge_response,
     ungated_format_reward,
+    ungated_reference_containment,
     unscored_item,
     unused_binding,
     zero_total_weight,
@@ -41,6 +43,8 @@ RULES = (
     always_failing_gate,     # L011
     never_failing_gate,      # L012
     judge_without_question,  # L013
+    ungated_reference_containment,  # L014
+    unfenced_judge_response,  # L015
 )
 
 
