@@ -270,6 +270,9 @@ class Formatter:
         key = "default" if node.key is None else string_text(node.key)
         return f"{key}: {'.'.join(node.target)}"
 
+    def fmt_ExpectHack(self, node: n.ExpectHack) -> str:
+        return f"expect hack {node.code} {string_text(node.reason)}"
+
     def fmt_Test(self, node: n.Test) -> list[str]:
         return self.block(f"test {string_text(node.name)}", node)
 

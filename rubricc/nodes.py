@@ -298,13 +298,25 @@ TestStmt = TestField | Given | Expect | Prefer
 
 
 @dataclass(frozen=True)
+class ExpectHack(Node):
+    """`expect hack H046 "reason"`: a probe the rubric is known to fail, on purpose."""
+
+    code: str
+    reason: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Test(Node):
     name: str
     body: tuple[TestStmt, ...]
     span: Span = _span()
 
 
-Member = Meta | Input | Let | Def | Template | Gate | Check | Judge | JudgeEach | ScoreDecl | Route | Test
+Member = (
+    Meta | Input | Let | Def | Template | Gate | Check | Judge | JudgeEach | ScoreDecl | Route
+    | ExpectHack | Test
+)
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,9 @@ class ToAst(Transformer):
     def route_default(self, meta, c):
         return n.RouteArm(None, c[0], self._span(meta))
 
+    def expect_hack(self, meta, c):
+        return n.ExpectHack(str(c[0]), unquote(c[1]), self._span(meta))
+
     def test(self, meta, c):
         return n.Test(unquote(c[0]), tuple(c[1:]), self._span(meta))
 

@@ -84,7 +84,22 @@ class Checker:
             self.expect_type(decl.expr, score_env, t.NUMBER, "the score")
         for test in checked.tests:
             self.test(test, checked, env)
+        for hack in self.scope.rubric.of_type(n.ExpectHack):
+            self.expect_hack(hack)
         return checked
+
+    def expect_hack(self, hack: n.ExpectHack) -> None:
+        from rubricc.probes import PROBES  # the probes import the checker's results, not the reverse
+
+        codes = {p.code: p for p in PROBES}
+        if hack.code not in codes:
+            self.report("S004", f"`expect hack {hack.code}`: no probe has that code", hack.span,
+                        "unknown probe", did_you_mean(hack.code, codes) or
+                        "the probes and their codes are listed in docs/probes.md")
+        elif not hack.reason.strip():
+            self.report("S005", f"`expect hack {hack.code}` gives no reason", hack.span,
+                        "an empty reason", f"say why {codes[hack.code].name} is acceptable here, "
+                        f'e.g. `expect hack {hack.code} "the prompt shows every test on purpose"`')
 
     def item(self, node: n.Item, env: dict[str, Binding], region: int) -> ItemInfo:
         kind = {n.Gate: "gate", n.Check: "check", n.Judge: "judge", n.JudgeEach: "each"}[type(node)]

@@ -9,6 +9,7 @@ from rubricc.builtins import (
     arith,
     code,
     counts,
+    degenerate,
     embedding,
     extract,
     ifeval,
@@ -22,4 +23,4 @@ from rubricc.builtins.registry import REGISTRY, Builtin, Json, Param, Regex, bui
 
 __all__ = ["REGISTRY", "Builtin", "Json", "Param", "Regex", "builtin"]
 __all__ += ["arith", "counts", "extract", "ifeval", "mathx", "regex", "similarity", "structured"]
-__all__ += ["code", "embedding", "text"]
+__all__ += ["code", "degenerate", "embedding", "text"]

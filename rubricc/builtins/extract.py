@@ -37,6 +37,20 @@ _BETWEEN_BOXES = re.compile(
     r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\[,;]|and|or|\\text\{[^{}]{0,40}\}"
     r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*"
 )
+# What may stand between numbers that a response leaves open as candidates: `7 or 8`, `6, 7, 8`,
+# `7 (or possibly 8)`, `x = 7 \lor x = 8`, `\{7, 8\}`, `[7, 9]`, `7 \pm 1`. They are one answer,
+# a list, never the last of them alone.
+_BETWEEN_CANDIDATES = re.compile(
+    r"(?:\s|[,;()\[\]]|\\[{}]|\\left|\\right|or|and|maybe|perhaps|possibly|either"
+    r"|\\lor|\\vee|\\pm|\\mp|\\text\{[^{}]{0,20}\}|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
+    re.IGNORECASE,
+)
+# The response taking its own answer back; withdrawn unless an answer follows.
+_RETRACTION = re.compile(
+    r"(?i)\b(?:that|this)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))"
+    r"|\bscratch\s+that|\bi\s+retract|\b(?:disregard|ignore)\s+(?:that|this|the\s+above|my\s+(?:previous\s+)?answer)"
+)
+_ANSWER_MARK = re.compile(r"\d|\\(?:boxed|fbox)|\$")
 _FINAL_PHRASE = re.compile(r"(?i)final answer")
 # A whole response that is one answer and nothing else: a number, or one token of math.
 _LONE_ANSWER = re.compile(r"-?(?:\d{1,3}(?: \d{3})+|\d+,\d\d|\d*\.\d+)|[^\s=]{1,40}")
@@ -243,10 +257,25 @@ def _final_boxes(text: str) -> tuple[str | None, int]:
 
 
 def _last_math_or_number(text: str) -> str | None:
-    found = None
+    """The last math span or number, with the candidates before it that only connectives
+    separate (`7 or 8` gives `7, 8`: a list, which equals no single answer)."""
+    run: list[str] = []
+    end = -1
     for match in _MATH_OR_NUMBER.finditer(text):
-        found = next(group for group in match.groups() if group is not None)
-    return None if found is None else _strip_math(found)
+        if end < 0 or not _BETWEEN_CANDIDATES.fullmatch(text, end, match.start()):
+            run = []
+        run.append(next(group for group in match.groups() if group is not None))
+        end = match.end()
+    answers = [a for a in (_strip_math(found) for found in run) if a]
+    return ", ".join(answers) or None
+
+
+def _withdrawn(text: str) -> bool:
+    """Does the response take its answer back ("Wait, that is wrong.") and give no other?"""
+    last = None
+    for last in _RETRACTION.finditer(text):
+        pass
+    return last is not None and _ANSWER_MARK.search(text, last.end()) is None
 
 
 @builtin()
@@ -256,8 +285,10 @@ def final_answer(text: str) -> str | None:
     Boxes joined only by connectives count together (`\boxed{1} and \boxed{2}` gives `1, 2`); an
     "final answer is X" after the last box wins over it. A response that is one number or one token of
     math is the answer whole (`1 000`, `\frac{10}{9}`). The fallback is the last `$...$`/`\(...\)`
-    span or number (`1,234`, `2,74`, `.4`); delimiters and a trailing period are removed. Gives
-    none when the text holds no candidate.
+    span or number (`1,234`, `2,74`, `.4`), with the candidates before it that only connectives
+    separate (`7 or 8` gives the list `7, 8`, never `8` alone); delimiters and a trailing period
+    are removed. Gives none when the text holds no candidate, or when it takes its answer back
+    with nothing after ("\boxed{8}. Wait, that is wrong.").
 
     >>> final_answer(r"so \boxed{7}. The answer is 8"), final_answer("The answer is $\\frac{1}{2}$.")
     ('7', '\\frac{1}{2}')
@@ -265,7 +296,11 @@ def final_answer(text: str) -> str | None:
     ('5', True)
     >>> final_answer(r"\boxed{-2} \quad \text{and} \quad \boxed{1}"), final_answer("1 000")
     ('-2, 1', '1 000')
+    >>> final_answer("Maybe 6, 7 or 8."), final_answer(r"\boxed{8}. Wait, that is wrong.") is None
+    ('6, 7, 8', True)
     """
+    if _withdrawn(text):
+        return None
     boxed, box_at = _final_boxes(text)
     phrase, phrase_at = _answer_phrase(text)
     if phrase is not None and phrase_at > box_at and _FINAL_PHRASE.search(text, box_at, phrase_at):

@@ -26,6 +26,18 @@ from rubricc.builtins.mathx_verify import rounded_equal, verify_equal
 from rubricc.builtins.registry import builtin
 
 _WORDS = re.compile(r"[A-Za-z\s]+")  # "no" against "on": words, which math-verify reads as n*o
+# Several candidates offered at once: `7 \text{ or } 8`, `x = 7 \lor x = 8`, `7 \vee 8`, `7 \pm 1`.
+_HEDGE = re.compile(r"\\lor(?![A-Za-z])|\\vee(?![A-Za-z])|\\[pm]p(?![A-Za-z])|(?<![A-Za-z])or(?![A-Za-z])")
+
+
+def _hedges(pred: str, gold: str) -> bool:
+    """Does the prediction offer alternatives (`or`, `\\lor`, `\\vee`, `\\pm`) where the gold is one
+    answer? Then no reading of it is the answer: math-verify would take the first alternative.
+
+    >>> _hedges(r"8 \\text{ or } 9", "8"), _hedges(r"1 \\pm \\sqrt{2}", r"1 \\pm \\sqrt{2}")
+    (True, False)
+    """
+    return _HEDGE.search(pred) is not None and _HEDGE.search(gold) is None and "," not in gold
 
 
 def warm_up() -> None:
@@ -44,7 +56,8 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     compare as normalized text ("A" equals "(A)"). Numbers are equal within `tolerance`, relative
     to the larger one; a prediction written as decimals to 4 or more places also matches the exact
     gold it rounds to (`0.3333` for `1/3`, not `0.33`). Units must match when both sides have one (`5 cm` is not `5 m`, but equals
-    `5`). The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
+    `5`). A prediction that offers alternatives (`8 \\text{ or } 9`, `x = 7 \\lor x = 8`, `7 \\pm 1`)
+    never equals a gold that is one answer. The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
     A missing prediction is never equal.
 
     >>> math_equal(r"\sqrt{2}/2", r"1/\sqrt{2}"), math_equal("3", "4"), math_equal(None, "1")
@@ -53,6 +66,8 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     (True, False, True)
     """
     if pred is None or not pred.strip():
+        return False
+    if _hedges(pred, gold):
         return False
     pred, gold = spell_percent(pred), spell_percent(gold)
     if not units_agree(pred, gold):

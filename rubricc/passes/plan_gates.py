@@ -35,7 +35,9 @@ def plan_gates(fn: Function) -> Function:
         if not users:
             need[op.dst] = op.rows
             continue  # dead: prune removes it
-        need[op.dst] = min((need[u.dst] for u in users), key=depth.__getitem__)
+        # A use inside a branch (an `if`/`and`/`??` row set, not a gate's) counts as deepest: it
+        # happens only where the branch's own `where` already runs.
+        need[op.dst] = min((need[u.dst] for u in users), key=lambda rows: depth.get(rows, len(depth)))
         ops.remove(op)
         if op.rows in depth:  # a branch's rows come from its `where`, which moves instead
             op = replace(op, rows=need[op.dst])

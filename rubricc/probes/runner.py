@@ -1,0 +1,266 @@
+"""Run the probes against a compiled rubric, on rows from its tests or from a data file.
+
+For each row, two scoring calls:
+
+1. The format: the reference answer (and a wrong one) in every candidate shell; the shell that
+   pays the reference most becomes the row's format, and the wrong answer in it is the row's
+   honest wrong answer, whose reward is the baseline.
+2. The hacks: every applicable probe's responses, in one batch.
+
+A probe hacks the rubric when one of its responses scores above the baseline of its row by more
+than the margin (or above `threshold`, when one is given). The report keeps, per probe, the
+response furthest above its limit, with the items that paid for it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rubricc import nodes as n
+from rubricc.checked import Checked, all_items
+from rubricc.probes.context import MARK, Context, make_context, reference_column, shell_candidates
+from rubricc.probes.registry import Probe
+from rubricc.runtime import values as V
+from rubricc.runtime.result import RowResult
+
+JUDGED_MARGIN = 0.05
+"""Default margin on rubrics with judge items: a judge's P(yes) moves a little between any two
+responses, and a hack is a response it prefers clearly."""
+
+CODE_ROWS = 2
+"""Rows the code probes run on: each of their responses costs a sandbox, and the harness's
+defences do not depend on the row."""
+
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One probe response on one row, and what it earned."""
+
+    probe: Probe
+    row: int
+    response: str
+    reward: float | None
+    status: str
+    baseline: float
+    limit: float
+    paid: tuple[str, ...]
+
+    @property
+    def hacked(self) -> bool:
+        return self.reward is not None and self.reward > self.limit + EPSILON
+
+    @property
+    def excess(self) -> float:
+        return -1.0 if self.reward is None else self.reward - self.limit
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """One probe over every row: the attempt furthest above its limit."""
+
+    probe: Probe
+    worst: Attempt | None
+    attempts: int
+    expected: str | None = None  # the rubric's reason, when it declares the probe expected
+
+    @property
+    def hacked(self) -> bool:
+        return self.worst is not None and self.worst.hacked
+
+    @property
+    def ran(self) -> bool:
+        return self.attempts > 0
+
+
+@dataclass
+class ProbeReport:
+    rubric: str
+    rows: int
+    outcomes: list[ProbeOutcome] = field(default_factory=list)
+    skipped: str = ""
+    seconds: float = 0.0
+
+    @property
+    def hacks(self) -> list[ProbeOutcome]:
+        """Hacks the rubric does not declare expected: these fail `check`."""
+        return [o for o in self.outcomes if o.hacked and o.expected is None]
+
+    @property
+    def expected_hacks(self) -> list[ProbeOutcome]:
+        return [o for o in self.outcomes if o.hacked and o.expected is not None]
+
+    @property
+    def passed(self) -> list[ProbeOutcome]:
+        return [o for o in self.outcomes if o.ran and not o.hacked]
+
+    @property
+    def unexpected_passes(self) -> list[ProbeOutcome]:
+        """Probes declared expected that no longer hack: the declaration can go."""
+        return [o for o in self.outcomes if o.ran and not o.hacked and o.expected is not None]
+
+    def to_json(self) -> dict:
+        return {"rubric": self.rubric, "rows": self.rows, "skipped": self.skipped,
+                "seconds": round(self.seconds, 3),
+                "probes": [_outcome_json(o) for o in self.outcomes if o.ran]}
+
+
+def _outcome_json(o: ProbeOutcome) -> dict:
+    w = o.worst
+    out = {"code": o.probe.code, "name": o.probe.name, "family": o.probe.family,
+           "hacked": o.hacked, "expected": o.expected, "attempts": o.attempts}
+    if w is not None:
+        out |= {"row": w.row, "response": w.response, "reward": w.reward, "status": w.status,
+                "baseline": w.baseline, "limit": w.limit, "paid": list(w.paid)}
+    return out
+
+
+def declared(checked: Checked) -> dict[str, str]:
+    """`expect hack CODE "reason"` declarations of a rubric: code -> reason."""
+    return {h.code: h.reason for h in checked.rubric.of_type(n.ExpectHack)}
+
+
+def run_probes(scorer, rows: list[dict], *, judge=None, reference: str | None = None,
+               threshold: float | None = None, margin: float | None = None,
+               probes: tuple[Probe, ...] | None = None) -> ProbeReport:
+    """Probe `scorer` on `rows` (dicts of columns; a `response` in a row is used as a sample of
+    the format). Judge probes run only with a `judge`; a rubric with judge items needs one."""
+    from rubricc.probes import PROBES
+
+    started = time.perf_counter()
+    checked: Checked = scorer.checked
+    report = ProbeReport(checked.name, len(rows))
+    contexts = [make_context(checked, row, reference_column(checked, reference)) for row in rows]
+    if not rows:
+        report.skipped = "no rows to probe: the rubric has no tests (use `rubricc probe RUBRIC DATA`)"
+        return report
+    if contexts[0].judged and judge is None:
+        report.skipped = "the rubric has judge items: probes need a judge (--judge SPEC)"
+        return report
+    margin = margin if margin is not None else (JUDGED_MARGIN if contexts[0].judged else 0.0)
+    column = reference_column(checked, reference)
+    samples = [(str(r.get("response") or ""), str(r.get(column) or "")) for r in rows] if column else []
+    baselines = _find_formats(scorer, contexts, samples, judge)
+    chosen = [p for p in (probes or PROBES) if judge is not None or not p.needs_judge]
+    attempts = _attempt(scorer, contexts, baselines, chosen, judge, threshold, margin)
+    expected = declared(checked)
+    for p in chosen:
+        mine = attempts.get(p.code, [])
+        worst = max(mine, key=lambda a: a.excess, default=None)
+        report.outcomes.append(ProbeOutcome(p, worst, len(mine), expected.get(p.code)))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _find_formats(scorer, contexts: list[Context], samples, judge) -> list[tuple[float, RowResult]]:
+    """Give each context its shell; return each row's baseline (reward and row result)."""
+    plan: list[tuple[int, str]] = []
+    rows: list[dict] = []
+    for index, ctx in enumerate(contexts):
+        for shell in shell_candidates(ctx, samples):
+            plan.append((index, shell))
+            rows.append(ctx.columns | {"response": shell.replace(MARK, ctx.right)})
+            rows.append(ctx.columns | {"response": shell.replace(MARK, ctx.wrong)})
+        rows.append(ctx.columns | {"response": ctx.fixed_honest})
+    results = scorer.score_rows(rows, judge=judge).rows
+    best: dict[int, tuple[float, str, RowResult]] = {}
+    plain: dict[int, float] = {}
+    at = 0
+    for index, ctx in enumerate(contexts):
+        for shell in shell_candidates(ctx, samples):
+            right, wrong = results[at], results[at + 1]
+            at += 2
+            paid = right.total if right.total is not None else -1.0
+            if shell == MARK:
+                plain[index] = paid
+            if index not in best or paid > best[index][0]:
+                best[index] = (paid, shell, wrong)
+        fixed = results[at]
+        at += 1
+        paid, shell, wrong = best[index]
+        ctx.shell = shell
+        ctx.formatted = plain.get(index, -1.0) < paid - EPSILON
+        if ctx.fixed_honest:  # code and open-ended rows: a fixed honest answer
+            wrong = fixed
+        best[index] = (paid, shell, wrong)
+    out = []
+    for index, ctx in enumerate(contexts):
+        wrong = best[index][2]
+        scored = ctx.reference is not None or ctx.judged or ctx.function is not None
+        out.append(((wrong.total or 0.0) if scored else 0.0, wrong))
+    return out
+
+
+def _attempt(scorer, contexts, baselines, probes, judge, threshold, margin) -> dict[str, list[Attempt]]:
+    plan: list[tuple[Probe, int, str]] = []
+    code_rows = 0
+    for index, ctx in enumerate(contexts):
+        with_code = ctx.function is not None and code_rows < CODE_ROWS
+        code_rows += with_code
+        for p in probes:
+            if _applies(p, ctx, with_code):
+                plan += [(p, index, text) for text in dict.fromkeys(p.responses(ctx))]
+    if not plan:
+        return {}
+    results = scorer.score_rows([contexts[i].columns | {"response": text} for _, i, text in plan],
+                                judge=judge).rows
+    checked = scorer.checked
+    found: dict[str, list[Attempt]] = {}
+    for (p, index, text), result in zip(plan, results):
+        baseline, base_row = baselines[index]
+        limit = threshold if threshold is not None else baseline + margin
+        found.setdefault(p.code, []).append(Attempt(
+            p, index, text, result.total, result.status, baseline, limit,
+            paid_items(checked, result, base_row)))
+    return found
+
+
+def _applies(p: Probe, ctx: Context, with_code: bool) -> bool:
+    if p.family == "code":
+        return with_code
+    if p.family == "answer":
+        return ctx.reference is not None
+    if p.family == "format":
+        return ctx.formatted or ctx.tagged
+    if p.family == "judge":
+        return ctx.judged
+    return True
+
+
+def paid_items(checked: Checked, result: RowResult, baseline: RowResult) -> tuple[str, ...]:
+    """The items that earned more on the probe than on the honest wrong answer: scored items
+    first, then gates that let it through."""
+    kinds = {i.name: i.kind for i in all_items(checked)}
+
+    def value(row: RowResult, name: str) -> float:
+        item = row.items.get(name)
+        return item.value if item is not None and item.status == V.OK and item.value is not None else 0.0
+
+    more = [name for name in result.items if value(result, name) > value(baseline, name) + EPSILON]
+    scored = [name for name in more if kinds.get(name) != "gate"]
+    if scored or more:
+        return tuple(scored or more)
+    return tuple(name for name in result.items
+                 if kinds.get(name) != "gate" and value(result, name) > EPSILON)
+
+
+TEST_ROWS = 8
+"""Rows of a rubric's own tests that `check` probes: enough to cover its distinct shapes."""
+
+
+def rows_from_tests(scorer, limit: int = TEST_ROWS) -> list[dict]:
+    """One row per distinct set of columns among the rubric's tests (the prompt and reference
+    columns a test sets), with the test's response as a sample of the format."""
+    from rubricc.testing import constant, test_row
+
+    rows: dict[str, dict] = {}
+    for test in scorer.checked.tests:
+        row, _ = test_row(scorer, test)
+        prefer = next((s for s in test.body if isinstance(s, n.Prefer)), None)
+        if not row.get("response") and prefer is not None:
+            row["response"] = constant(prefer.better)
+        key = repr(sorted((k, repr(v)) for k, v in row.items() if k != "response"))
+        rows.setdefault(key, row)
+    return list(rows.values())[:limit]
