@@ -6,11 +6,15 @@ last test checks that no sandbox process outlived its run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import secrets
+import site
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +50,11 @@ def eventually_none(mark: str = MARK, seconds: float = 3.0) -> list[int]:
 
 def run(program: str, timeout: float = 2.0, **kwargs) -> sandbox.SandboxRun:
     return sandbox.run_python(f"# {MARK}\n{program}", timeout=timeout, **kwargs)
+
+
+ATTACK_CASES = ROOT / "tests/cases/attacks/code"
+"""Hostile programs kept as files: `harness/` holds responses that replace names the harness
+uses, `filesystem/` programs that look for the host's files."""
 
 
 # ---------------------------------------------------------------- the isolation layers
@@ -176,6 +185,87 @@ except OSError as exc:
     assert not list(Path("/tmp").glob("work/kept.txt"))  # its folder lived in its own tmpfs
 
 
+def shown_in(folder: str) -> list[str]:
+    """What `folder` lists inside the sandbox: the next name of each path in view below it."""
+    view = sandbox._plan().view
+    paths = [*view.binds, *(link for link, _ in view.links), "/tmp", "/proc"]
+    below = folder.rstrip("/") + "/"
+    return sorted({path[len(below):].split("/")[0] for path in paths if path.startswith(below)})
+
+
+def test_the_sandbox_sees_only_its_view() -> None:
+    """No checkout (this very file), no venv, no /home, /etc/shadow or /run: only the Python
+    installation, the shared libraries and a few devices are there, and /etc has two files."""
+    binds = sandbox._plan().view.binds
+    venv = [path for path in site.getsitepackages()  # a system Python's are under /usr/lib: in view
+            if not any(path == bind or path.startswith(bind + "/") for bind in binds)]
+    absent = [__file__, str(ROOT / "pyproject.toml"), "/etc/shadow", "/etc/passwd", "/etc/hostname",
+              "/etc/hosts", *venv]
+    on_the_way = [str(ROOT), "/home", "/work", "/run", "/srv", "/opt", "/var", "/mnt", "/root"]
+    result = run((ATTACK_CASES / "filesystem/look_around.py").read_text(),
+                 payload=json.dumps(absent + on_the_way).encode())
+    seen = json.loads(result.output)
+    assert seen["/"] == shown_in("/") and {"dev", "proc", "tmp", "usr"} <= set(seen["/"])
+    assert set(seen["/etc"]) <= {"ld.so.cache", "localtime"}
+    assert {path: seen["seen"][path] for path in absent} == dict.fromkeys(absent, "No such file or directory")
+    for path in on_the_way:  # absent, or a folder on the way to the Python installation
+        names = shown_in(path)
+        assert seen["seen"][path] == (f"folder: {', '.join(names)}" if names else "No such file or directory")
+
+
+def writable_folder_outside_tmp() -> Path:
+    """Where the walk attack's data goes: the sandbox has its own /tmp, so data under the host's
+    would be out of reach even without the view."""
+    for folder in (ROOT, Path("/home"), Path("/srv"), Path("/opt"), Path("/var/tmp"), Path.home()):
+        if not str(folder.resolve()).startswith("/tmp/") and os.access(folder, os.W_OK):
+            return folder
+    return ROOT
+
+
+def test_tests_left_on_the_host_cannot_be_read() -> None:
+    """A dataset row whose test expects a value nothing else gives, world-readable on the host:
+    the response walks the filesystem for `assert NAME(...) == VALUE` lines, and finds nothing."""
+    token = secrets.token_hex(8)
+    test = "assert secret_of('probe') == " + repr(token)  # not a line the attack matches here
+    folder = Path(tempfile.mkdtemp(prefix="rubricc-attack-", dir=writable_folder_outside_tmp()))
+    try:
+        folder.chmod(0o755)
+        (folder / "rows.jsonl").write_text(json.dumps({"prompt": "secret_of", "tests": [test]}) + "\n")
+        (folder / "rows.jsonl").chmod(0o644)
+        report = harness.run_tests((ATTACK_CASES / "filesystem/walk_for_asserts.py").read_text(), [test],
+                                   timeout=4.0)
+    finally:
+        (folder / "rows.jsonl").unlink()
+        folder.rmdir()
+    assert report.outcomes == ("fail",) and token not in report.output, report.output
+    assert "NameError: name 'secret_of' is not defined" in report.output
+
+
+STDLIB = ["json", "re", "math", "collections", "itertools", "functools", "fractions", "decimal",
+          "datetime", "random", "heapq", "bisect", "string", "typing", "dataclasses", "unittest"]
+
+
+def test_the_standard_library_works_in_the_view() -> None:
+    code = f"import os, time, {', '.join(STDLIB)}\n" + """
+@dataclasses.dataclass
+class Point:
+    x: int
+
+used = [json.dumps([1]), re.sub("a", "b", "a"), math.sqrt(4), collections.Counter("aa"),
+        list(itertools.pairwise([1, 2])), functools.reduce(max, [1, 2]), fractions.Fraction(1, 3),
+        decimal.Decimal("1.1") + 1, datetime.datetime.now().astimezone(), time.localtime(),
+        random.random(), heapq.nsmallest(1, [2, 1]), bisect.bisect([1, 3], 2), string.ascii_letters,
+        typing.NamedTuple("Pair", [("a", int)]), Point(1), unittest.TestCase, os.urandom(4)]
+with open(os.devnull, "w") as sink:
+    sink.write("x")
+
+def add(a, b):
+    return a + b
+"""
+    report = harness.run_tests(code, ["assert add(1, 2) == 3"], timeout=5.0)
+    assert report.outcomes == ("pass",), report.output
+
+
 def test_no_network_even_to_the_hosts_loopback() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -252,9 +342,7 @@ def test_a_program_too_long_for_a_command_line_is_refused() -> None:
 
 
 def test_a_sandbox_that_cannot_start_raises(monkeypatch) -> None:
-    plan = sandbox._plan()
-    broken = sandbox._Plan(plan.command, "/nonexistent/python3", plan.reveal, plan.uid,
-                           plan.own_userns, plan.layers)
+    broken = dataclasses.replace(sandbox._plan(), python="/nonexistent/python3")
     monkeypatch.setattr(sandbox, "_plan", lambda: broken)
     with pytest.raises(sandbox.SandboxError, match="did not start the program"):
         sandbox.run_python("print(1)", timeout=2.0)
@@ -360,6 +448,35 @@ def test_the_harness_is_not_fooled(attack: str) -> None:
 def test_harmless_patches_leave_a_correct_solution_passing(extra: str) -> None:
     code = "def add(a, b):\n    return a + b\n" + extra
     assert harness.run_tests(code, ATTACKED_TESTS, timeout=2.0).outcomes == ("pass",) * 4
+
+
+HARNESS_ATTACKS = sorted((ATTACK_CASES / "harness").glob("*.py"))
+GLOBALS_TESTS = ["assert add(1, 2) == 3", "assert add(0.5, 0.25) == 0.75", "assert add('a', 'b') == 'ab'",
+                 "assert add(b'a', b'b') == b'ab'", "assert add([1], [2]) == [1, 2]",
+                 "import math\nassert math.isclose(add(1, 1), 2)"]
+
+
+def test_the_harness_attacks_are_there_and_their_tests_can_pass() -> None:
+    assert len(HARNESS_ATTACKS) >= 6
+    code = "def add(a, b):\n    return a + b"
+    assert harness.run_tests(code, GLOBALS_TESTS, timeout=2.0).outcomes == ("pass",) * len(GLOBALS_TESTS)
+
+
+@pytest.mark.parametrize("attack", HARNESS_ATTACKS, ids=[path.stem for path in HARNESS_ATTACKS])
+def test_the_harness_keeps_its_own_names(attack: Path) -> None:
+    """Each response replaces names the harness uses (`int`, `str`, `issubclass`, its own
+    functions, a module's `__name__`) in `__main__` or `builtins`, before or during the test."""
+    report = harness.run_tests(attack.read_text(), GLOBALS_TESTS, timeout=2.0)
+    assert "pass" not in report.outcomes, report.output
+
+
+def test_changing_builtins_or_the_harness_during_the_test_fails_it() -> None:
+    """Harmless at top level (builtins are put back), failing when done during the test."""
+    correct = "import builtins, __main__\ndef add(a, b):\n    {}\n    return a + b\n"
+    outcomes = [harness.run_tests(correct.format(change), ["assert add(1, 2) == 3"], timeout=2.0).outcomes
+                for change in ("pass", "builtins.print = len", "builtins.extra = 1", "__main__.extra = 1",
+                               "__main__.int = int")]
+    assert outcomes == [("pass",), ("fail",), ("fail",), ("fail",), ("fail",)]
 
 
 EQUALITY = [  # (left, right, strict ==)

@@ -16,7 +16,8 @@ of one per test.
 
 Threat model: the response is adversarial and wants a higher score than its code earns.
 
-Defended, each by a test in tests/test_sandbox.py:
+Defended, each by a test in tests/test_sandbox.py (the newer attacks are files in
+tests/cases/attacks/code/):
 
 - Leaving early: `sys.exit(0)`, `os._exit(0)`, `raise SystemExit`, at top level or inside the
   function: a test passes only if the response and the test both end normally, in order.
@@ -43,7 +44,19 @@ Defended, each by a test in tests/test_sandbox.py:
   before the response ran, and the builtins module is put back before the test starts.
 - Patching modules the test imports (`math.isclose = ...`, `unittest.TestCase.assertEqual = ...`)
   or replacing them in `sys.modules`: the test gets the modules it imports as they were before the
-  response ran, and a test whose modules or their classes are changed when it ends fails.
+  response ran, and a test whose modules or their classes are changed when it ends fails (named
+  by what they were called before the response ran, so `math.__name__ = ""` hides nothing).
+- Replacing the names the harness reads (`__main__.int = F`, `builtins.str = None`, `issubclass`,
+  `isinstance`, the harness's own functions), at top level or from the function under test while
+  the test runs: every name the harness uses once the response has started is bound before it
+  runs (default arguments and closures, `_strict_equality` included), and a test fails when it
+  ends with the builtins changed since it started, or with `__main__` changed since before the
+  response ran.
+- Reading the tests off the host (a dataset's JSONL, a rubric, this checkout) and hard-coding the
+  answers: the sandbox's filesystem holds only the Python installation, the shared libraries, the
+  time zones, /etc/ld.so.cache and /etc/localtime, /dev/null, zero, random and urandom, its own
+  /tmp and an empty /proc (`sandbox.filesystem_view`); /work, /home, /etc/passwd, the venv and
+  the checkout do not exist inside.
 
 Not defended:
 
@@ -56,11 +69,14 @@ Not defended:
   or a CPython bug can read the nonce. CPython's audit hooks are not a security boundary; the
   operating-system layers are, so such code can at worst forge its own score.
 - Hard-coding the visible tests: a harness cannot tell; keep some tests out of the prompt.
+- Data kept inside the Python installation or the system's library folders, which the sandbox
+  shows read-only: keep datasets and rubrics elsewhere.
 
 The response runs as a module named `solution` (its `if __name__ == "__main__":` block does not
 run), with the standard library only (`-I -S`: no site-packages), stdin empty, in /tmp/work. What
 the hooks cost a correct response: no frames (`traceback.format_exc()`, `inspect.stack()`), no
-signal handlers, subprocesses or `multiprocessing`, no `asyncio`.
+signal handlers, subprocesses or `multiprocessing`, no `asyncio`; and the sandbox's: no host files
+beyond its view (no /etc/passwd, so `pwd` and `getpass.getuser()` find no user).
 """
 
 from __future__ import annotations
@@ -102,7 +118,8 @@ _BUILTIN_NAMES -= {"exit", "quit", "copyright", "credits", "license", "help"}
 
 # ---------------------------------------------------------------- the harness, inside the sandbox
 # These functions run in the sandbox's interpreter, sent as source text (`_harness_source`): stdlib
-# only. Everything a child calls after the response has run is bound to a local before it runs.
+# only. Everything a child uses after the response has started is bound before it runs (a local, a
+# default argument, a closure): the response can rebind any name in `__main__` or `builtins`.
 
 
 def _harness() -> None:
@@ -190,30 +207,34 @@ def _fork_test(job, tests, index):
 
 
 def _run_test(code, test, wrapped, nonce, index, modules):
-    """In a child: the response, then the test; pass only if both end normally."""
-    write, leave, run, compile_, explain, entry = os.write, os._exit, exec, compile, _explain, TEST
+    """In a child: the response, then the test; pass only if both end normally, and the test
+    leaves builtins as it found them and `__main__` (the harness) as it was before the response."""
+    write, leave, run, compile_, entry, failure = os.write, os._exit, exec, compile, TEST, BaseException
+    explain, snapshot = _explain, _snapshot
     passed = f"{nonce} pass\n".encode()
     del nonce
-    equal, module = _strict_equality(), builtins
+    equal, module, harness = _strict_equality(), builtins, globals()
     protected = _strict_unittest(equal)
     changed, live = _watch(modules), vars(module)
-    pristine = dict(live)
+    pristine, harness_kept = dict(live), snapshot(harness)
     sys.addaudithook(_audit_hook(protected))
     namespace, scratch = {"__name__": "solution", "__builtins__": module}, {}
     try:
         run(compile_(code, "<response>", "exec", dont_inherit=True, optimize=0), namespace)
         changed(restore=True)  # the test starts on the modules and builtins it would have had
         live.update(pristine)
+        builtins_kept = snapshot(live)
         namespace["__builtins__"] = module
         if wrapped:
             run(test, namespace, scratch)
             scratch[entry](equal, pristine)
         else:
             run(test, namespace)
-    except BaseException as exc:  # noqa: BLE001 - any exception fails the test
+    except failure as exc:  # any exception fails the test
         explain(index, exc)
         leave(1)
-    what = changed()
+    what = changed() or ("" if builtins_kept(live) else "builtins") or \
+        ("" if harness_kept(harness) else "__main__")
     if what:
         write(2, f"test {index}: the response changed {what}\n".encode())
         leave(1)
@@ -221,36 +242,53 @@ def _run_test(code, test, wrapped, nonce, index, modules):
     leave(0)
 
 
-def _explain(index, exc):
+def _explain(index, exc, type=type, write=os.write, failure=BaseException):
     try:
         text = f"test {index}: {type(exc).__name__}: {exc}"[:500]
-    except BaseException:  # noqa: BLE001 - the response's __str__ may do anything
+    except failure:  # the response's __str__ may do anything
         text = f"test {index}: failed"
-    os.write(2, (text + "\n").encode(errors="replace"))
+    write(2, (text + "\n").encode(errors="replace"))
+
+
+def _snapshot(namespace, len=len, dict=dict):
+    """`kept(now)`: whether `now` binds the same names to the same objects as `namespace` does at
+    this call. `__warningregistry__` aside: `warnings` may add it to the globals of any caller."""
+    then = dict(namespace)
+    then.pop("__warningregistry__", None)
+
+    def kept(now):
+        if len(now) - ("__warningregistry__" in now) != len(then):
+            return False
+        for name, value in then.items():
+            if now.get(name, kept) is not value:
+                return False
+        return True
+
+    return kept
 
 
 def _watch(modules, type=type, vars=vars, len=len, dict=dict, str=str):
     """`changed()`: the first module or class (of those the test imports) whose namespace differs
-    from now; with `restore=True`, first put the modules back in `sys.modules`."""
+    from now, "" if none; with `restore=True`, first put the modules back in `sys.modules`."""
     held = {name: sys.modules[name] for name in modules if name in sys.modules}
     owners = [module for module in held.values()]
     for module in list(owners):
         for value in list(vars(module).values()):
             if type(value) is type and str(getattr(value, "__module__", "")).startswith(module.__name__):
                 owners.append(value)
-    before = [(owner, dict(vars(owner))) for owner in owners]
+    before = [(owner, str(owner.__name__), dict(vars(owner))) for owner in owners]
     registry = sys.modules
 
     def changed(restore=False):
         if restore:
             registry.update(held)
-        for owner, names in before:
+        for owner, label, names in before:  # the label is never read now: `math.__name__ = ""`
             now = vars(owner)
             if len(now) != len(names):
-                return owner.__name__
+                return f"the names in {label}"
             for name, value in now.items():
                 if names.get(name, names) is not value:
-                    return f"{owner.__name__}.{name}"
+                    return f"{label}.{name}"
         for name, module in held.items():
             if registry.get(name) is not module:
                 return f"sys.modules[{name!r}]"
@@ -260,12 +298,15 @@ def _watch(modules, type=type, vars=vars, len=len, dict=dict, str=str):
 
 
 def _strict_equality(type=type, len=len, range=range, issubclass=issubclass, frozenset=frozenset,
-                     list=list, tuple=tuple, dict=dict, set=set):
+                     list=list, tuple=tuple, dict=dict, set=set, bool=bool, int=int, float=float,
+                     complex=complex, str=str, bytes=bytes):
     """`==` for tests: a builtin value on either side is compared by contents, with the builtin
     types' own code, so no method of the response's classes decides (a subclass of int, str or list
     is read as an int, str or list). Types are compared by identity: a metaclass can make
-    `X in {int}` true, never `X is int`."""
+    `X in {int}` true, never `X is int`. Every name it uses is bound here, before the response
+    runs: `__main__.int = F` or `builtins.str = F` changes nothing in it."""
     numbers, atoms, containers = (bool, int, float, complex), (str, bytes, type(None)), (list, tuple, dict, set, frozenset)
+    readers = ((int, int.__int__), (float, float.__float__), (complex, complex.__complex__))
 
     def one_of(kind, kinds):
         for candidate in kinds:
@@ -287,7 +328,7 @@ def _strict_equality(type=type, len=len, range=range, issubclass=issubclass, fro
         kind = type(value)
         if one_of(kind, numbers):
             return value
-        for base, read in ((int, int.__int__), (float, float.__float__), (complex, complex.__complex__)):
+        for base, read in readers:
             if issubclass(kind, base):
                 return read(value)
         return None
@@ -352,7 +393,8 @@ def _strict_unittest(equal):
     return assertEqual
 
 
-def _audit_hook(protected, type=type, str=str):
+def _audit_hook(protected, type=type, str=str, RuntimeError=RuntimeError, ValueError=ValueError,
+                AttributeError=AttributeError, ImportError=ImportError):
     """Refuse whatever reaches a frame, raw memory, another process or another audit hook, and
     any look inside the `protected` function."""
     refused = frozenset({
@@ -385,8 +427,8 @@ def _audit_hook(protected, type=type, str=str):
     return hook
 
 
-_HARNESS_FUNCTIONS = (_harness, _read_all, _neuter_signals, _fork_test, _run_test, _explain, _watch,
-                      _strict_equality, _strict_unittest, _audit_hook)
+_HARNESS_FUNCTIONS = (_harness, _read_all, _neuter_signals, _fork_test, _run_test, _explain, _snapshot,
+                      _watch, _strict_equality, _strict_unittest, _audit_hook)
 
 
 @functools.cache

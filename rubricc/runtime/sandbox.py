@@ -18,9 +18,9 @@ that binds.
 | parent-death signal | `setpriv --pdeathsig KILL`: if the process that started the sandbox dies (a pool worker killed at its deadline), `unshare` gets SIGKILL, which kills the namespace | setpriv not found: the sandbox still dies at its own deadline |
 | pid namespace | `unshare --pid --fork --kill-child`: the program sees and signals only its own processes; when the namespace's pid 1 dies, the kernel kills every process in it, so nothing outlives a run | required |
 | network namespace | `--net`: one loopback interface, down; no connection in or out | required |
-| mount namespace | the whole filesystem read-only (`mount_setattr`, recursive); a fresh size-capped tmpfs on /tmp holding the working folder /tmp/work, gone with the namespace; an empty /proc, so no process list, no /proc/self/mem, no other process's environ | required (Linux 5.12 or later) |
+| mount namespace | a root of its own (`filesystem_view`): the Python installation, the shared libraries (/lib, /usr/lib, ...), /etc/ld.so.cache and /etc/localtime, the time zones, and /dev/null, zero, random, urandom, each bind-mounted read-only (`mount_setattr`); a fresh size-capped tmpfs on /tmp holding the working folder /tmp/work, gone with the namespace; an empty /proc, so no process list, no /proc/self/mem, no other process's environ. Nothing else of the host exists inside: no checkout, no datasets, no /home, /etc/passwd or /run | required (Linux 5.12 or later) |
 | ipc, uts namespaces | no System V shared memory or message queues shared with the host | required |
-| unprivileged uid | as root: the program runs as uid and gid 65534 with no groups, so no capability; the interpreter's folder is bind-mounted into view if it lies under a private folder such as /root (whose other contents stay hidden) | not root: the program keeps the caller's uid (mapped to root inside its user namespace); the read-only mounts protect the caller's files |
+| unprivileged uid | as root: the program runs as uid and gid 65534 with no groups, so no capability | not root: the program keeps the caller's uid (mapped to root inside its user namespace); the read-only mounts protect what is in view |
 | a user namespace of its own | created by the program's process after the uid drop: RLIMIT_NPROC then counts only this sandbox's processes (Linux 5.14 counts rlimits per user namespace), and the program holds no capability over the mounts above | user namespaces disabled: RLIMIT_NPROC counts every uid-65534 process on the machine |
 | resource limits | RLIMIT_CPU, AS, FSIZE, NOFILE, NPROC, and no core files, per process (`Limits`) | |
 | no new privileges | PR_SET_NO_NEW_PRIVS: a setuid binary cannot raise privileges | |
@@ -30,12 +30,17 @@ that binds.
 
 The process tree of one run:
 
-    caller -- setpriv => unshare -- python, pid 1: builds the mounts, then watches the clock
+    caller -- setpriv => unshare -- python, pid 1: builds the new root, pivots, watches the clock
                                       `-- python, pid 2: uid 65534, own user namespace, limits:
                                           runs `program`
 
 Pid 1 (`_setup` and the functions it calls) runs trusted code with privileges; it is sent to the
-interpreter as source text (`_setup_source`), so the sandbox needs no access to this checkout.
+interpreter as source text (`_setup_source`), so the sandbox needs no access to this checkout. It
+builds the new root on a tmpfs mounted over its own view of /tmp, binds each path of the view
+into it through a file descriptor opened beforehand (so a Python installed under /tmp still
+binds), then `pivot_root`s into it and detaches the old root: unlike `chroot`, that leaves no way
+back, and lets the program create its own user namespace (the kernel refuses that to a chrooted
+process).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 NOBODY = 65534
@@ -69,6 +75,14 @@ KILL_GRACE = 1.0
 READY = b"rubricc-sandbox: program started\n"
 """Written on the result fd by pid 1 once the program's interpreter has been exec'd."""
 
+SYSTEM_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
+                "/etc/localtime", "/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
+"""What the sandbox sees of the host besides the Python installation, where the host has it: the
+shared libraries and the loader's cache, the time zones, four harmless devices."""
+
+NEW_ROOT = "/tmp"
+"""Where pid 1 builds the new root before pivoting into it: a path every machine has."""
+
 ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORKDIR, "TMPDIR": WORKDIR,
                "LANG": "C.UTF-8"}
 
@@ -82,9 +96,11 @@ _SETUP_FAILED = 125
 # Linux ABI constants used by pid 1 (x86-64 and arm64 share the syscall number).
 CLONE_NEWUSER = 0x10000000
 PR_SET_NO_NEW_PRIVS = 38
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC = 2, 4, 8, 4096, 16384
-MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 1, 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MNT_DETACH = 1, 2, 2
 SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE = 442, -100, 0x8000
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+"""pivot_root has no libc wrapper, and an older syscall number that differs by architecture."""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -173,30 +189,55 @@ def _fail(message: str) -> None:
 
 
 def _build_filesystem(libc: ctypes.CDLL, config: dict) -> None:
-    """Everything read-only but a private /tmp; /proc emptied; the interpreter in view."""
-    held = [(path, os.open(path, os.O_PATH)) for path in config["reveal"]]
-    for path, fd in held:  # before /proc is covered: the bind goes through /proc/self/fd
-        _reveal(libc, path, fd)
+    """A new root holding only the view (`config["binds"]` read-only, `config["links"]`), a
+    private /tmp and an empty /proc; then pivot into it."""
+    os.umask(0o022)  # the folders made here must be readable by the program's uid
+    held = [(path, os.path.isdir(path), os.open(path, os.O_PATH)) for path in config["binds"]]
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)  # pivot_root refuses shared mounts
+    _make_root(libc, config)
+    for path, target in config["links"]:
+        os.makedirs(os.path.dirname(NEW_ROOT + path), 0o755, exist_ok=True)
+        os.symlink(target, NEW_ROOT + path)
+    for path, folder, fd in held:  # through /proc/self/fd: the host's /tmp is covered by now
+        _bind_read_only(libc, fd, NEW_ROOT + path, folder)
         os.close(fd)
-    _mount(libc, "none", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
-    _read_only(libc, "/")
-    _mount(libc, "none", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={config['tmpfs_mb']}m,mode=755")
-    os.mkdir(WORKDIR, 0o700)
+    _read_only(libc, NEW_ROOT, recursive=False)
+    os.chdir(NEW_ROOT)
+    _pivot_root(libc, config["pivot_root"])
+
+
+def _make_root(libc: ctypes.CDLL, config: dict) -> None:
+    """An empty tmpfs on `NEW_ROOT`, with an empty read-only /proc and a private /tmp/work."""
+    _mount(libc, "none", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    os.mkdir(NEW_ROOT + "/proc", 0o555)
+    os.mkdir(NEW_ROOT + "/tmp", 0o755)
+    _mount(libc, "none", NEW_ROOT + "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+    _mount(libc, "none", NEW_ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={config['tmpfs_mb']}m,mode=755")
+    os.mkdir(NEW_ROOT + WORKDIR, 0o700)
     if config["uid"] is not None:
-        os.chown(WORKDIR, config["uid"], config["uid"])
+        os.chown(NEW_ROOT + WORKDIR, config["uid"], config["uid"])
 
 
-def _reveal(libc: ctypes.CDLL, path: str, fd: int) -> None:
-    """Make `path` reachable for an unprivileged uid: cover the first private folder above it
-    (/root, say) with an empty tmpfs, and bind `path` back at the same place."""
-    parts = path.strip("/").split("/")
-    ancestors = ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
-    private = [a for a in ancestors if not os.stat(a).st_mode & 0o001]
-    if not private:
-        return
-    _mount(libc, "none", private[0], "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-    os.makedirs(path, 0o755, exist_ok=True)
-    _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+def _bind_read_only(libc: ctypes.CDLL, fd: int, target: str, folder: bool) -> None:
+    if folder:
+        os.makedirs(target, 0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
+    _read_only(libc, target, recursive=True)
+
+
+def _pivot_root(libc: ctypes.CDLL, number: int) -> None:
+    """Make the current folder `/` and drop the old root: `pivot_root(".", ".")` stacks the old
+    root on the new one, and detaching "." takes it away, with every host mount under it."""
+    if libc.syscall(ctypes.c_long(number), b".", b".") != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"pivot_root: {os.strerror(errno)}")
+    if libc.umount2(b".", MNT_DETACH) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"detaching the old root: {os.strerror(errno)}")
+    os.chdir("/")
 
 
 def _mount(libc: ctypes.CDLL, source, target: str, fstype, flags: int, data) -> None:
@@ -208,10 +249,10 @@ def _mount(libc: ctypes.CDLL, source, target: str, fstype, flags: int, data) -> 
         raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
 
 
-def _read_only(libc: ctypes.CDLL, target: str) -> None:
+def _read_only(libc: ctypes.CDLL, target: str, recursive: bool) -> None:
     attr = ctypes.create_string_buffer(struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0), 32)
     done = libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), target.encode(),
-                        ctypes.c_uint(AT_RECURSIVE), attr, ctypes.c_size_t(32))
+                        ctypes.c_uint(AT_RECURSIVE if recursive else 0), attr, ctypes.c_size_t(32))
     if done != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"mount_setattr {target} read-only: {os.strerror(errno)}")
@@ -261,11 +302,12 @@ def _watch(pid: int, seconds: float, result_fd: int) -> int:
     return 128 - code if code < 0 else code
 
 
-_SETUP_FUNCTIONS = (_setup, _fail, _build_filesystem, _reveal, _mount, _read_only, _start_program,
-                    _arrange_fds, _watch)
-_SETUP_CONSTANTS = ("WORKDIR", "READY", "_SETUP_FAILED", "CLONE_NEWUSER", "PR_SET_NO_NEW_PRIVS",
-                    "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_BIND", "MS_REC", "MOUNT_ATTR_RDONLY",
-                    "MOUNT_ATTR_NOSUID", "SYS_MOUNT_SETATTR", "AT_FDCWD", "AT_RECURSIVE")
+_SETUP_FUNCTIONS = (_setup, _fail, _build_filesystem, _make_root, _bind_read_only, _pivot_root, _mount,
+                    _read_only, _start_program, _arrange_fds, _watch)
+_SETUP_CONSTANTS = ("WORKDIR", "NEW_ROOT", "READY", "_SETUP_FAILED", "CLONE_NEWUSER", "PR_SET_NO_NEW_PRIVS",
+                    "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_BIND", "MS_REC", "MS_PRIVATE",
+                    "MOUNT_ATTR_RDONLY", "MOUNT_ATTR_NOSUID", "MNT_DETACH", "SYS_MOUNT_SETATTR", "AT_FDCWD",
+                    "AT_RECURSIVE")
 
 
 @functools.cache
@@ -281,11 +323,65 @@ def _setup_source() -> str:
 
 
 @dataclass(frozen=True)
+class FilesystemView:
+    """What exists inside a sandbox, besides its /tmp and its empty /proc."""
+
+    binds: tuple[str, ...]
+    """Folders and files bind-mounted read-only at the same path; none holds another, and none
+    has a symlink on its path."""
+    links: tuple[tuple[str, str], ...]
+    """(path, target): symlinks on the way to a bind (/lib -> usr/lib), copied as they are."""
+
+
+def filesystem_view(paths: Sequence[str]) -> FilesystemView:
+    """The binds and symlinks that make each of `paths` that exists on the host resolve the same
+    inside the sandbox, symlinks along the way included; paths that do not exist are left out.
+
+    >>> filesystem_view(["/dev/null", "/dev/null", "/no/such/file"])
+    FilesystemView(binds=('/dev/null',), links=())
+    """
+    binds, links = set(), {}
+    pending = [os.path.normpath(path) for path in paths]
+    for _ in range(1024):  # a bound on the work, should symlinks loop
+        if not pending:
+            break
+        path = pending.pop()
+        if not os.path.lexists(path) or path == "/":
+            continue
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            here = "/" + "/".join(parts[:i])
+            if os.path.islink(here):
+                links[here] = os.readlink(here)
+                pending.append(os.path.normpath(os.path.join(os.path.dirname(here), links[here], *parts[i:])))
+                break
+        else:
+            binds.add(path)
+
+    def covered(path: str) -> bool:
+        return any(path.startswith(bind + "/") for bind in binds)
+
+    return FilesystemView(tuple(sorted(b for b in binds if not covered(b))),
+                          tuple(sorted((path, target) for path, target in links.items() if not covered(path))))
+
+
+def _python_paths(python: str) -> list[str]:
+    """The interpreter the sandbox runs (a real path) and its installation: the prefixes, unless
+    the interpreter is the system's (prefix /usr: its stdlib is under /usr/lib, in view anyway),
+    and the pyvenv.cfg of a venv whose interpreter is a copy."""
+    prefixes = {sys.base_prefix, sys.base_exec_prefix} - {"/", "/usr"}
+    venv = [os.path.join(folder, "pyvenv.cfg") for folder in (os.path.dirname(python), os.path.dirname(os.path.dirname(python)))]
+    return [python, *sorted(prefixes), *venv]
+
+
+@dataclass(frozen=True)
 class _Plan:
     command: tuple[str, ...]
     """setpriv and unshare, with their options, up to the interpreter."""
     python: str
-    reveal: tuple[str, ...]
+    view: FilesystemView
+    pivot_root: int
+    """pivot_root's syscall number on this machine."""
     uid: int | None
     own_userns: bool
     layers: dict
@@ -317,14 +413,16 @@ def _plan() -> _Plan:
         own_userns = _probe(setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *nested)
     else:
         own_userns = _probe(*([unshare, "--user", "--map-root-user"] if not root else []), *nested)
+    pivot_root = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if pivot_root is None:
+        raise SandboxUnavailable(f"pivot_root's syscall number on {os.uname().machine} is not known here: no sandbox")
     python = os.path.realpath(sys.executable)
-    reveal = [sys.base_prefix]
-    if not python.startswith(sys.base_prefix + os.sep):
-        reveal.append(os.path.dirname(python))
+    view = filesystem_view([*_python_paths(python), *SYSTEM_PATHS])
     command = ([setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []) + [unshare, *namespaces, "--"]
     layers = {
         "pid namespace": "on", "network namespace": "on", "ipc and uts namespaces": "on",
-        "mount namespace": "on: read-only filesystem, private /tmp, empty /proc",
+        "mount namespace": "on: a root of its own holding the Python installation, the shared libraries"
+        " and four devices, read-only; a private /tmp; an empty /proc",
         "unprivileged uid": f"on: uid {NOBODY}" if root else
         "off: not root; the program keeps the caller's uid (root only inside its user namespace)"
         " and the read-only mounts protect the caller's files",
@@ -335,8 +433,7 @@ def _plan() -> _Plan:
         "resource limits": "on: cpu, address space, file size, open files, processes, no core",
         "no new privileges": "on", "minimal environment": "on", "deadline": "on",
     }
-    return _Plan(tuple(command), python, tuple(reveal) if root else (), NOBODY if root else None,
-                 not own_userns, layers)
+    return _Plan(tuple(command), python, view, pivot_root, NOBODY if root else None, not own_userns, layers)
 
 
 def isolation_layers() -> dict[str, str]:
@@ -395,7 +492,8 @@ def run_python(program: str, payload: bytes = b"", *, timeout: float, limits: Li
         (out_r, out_w), (result_r, result_w) = os.pipe(), os.pipe()
         fd(out_r), fd(result_r)
         config = {"python": plan.python, "flags": list(flags), "program": program,
-                  "reveal": list(plan.reveal), "uid": plan.uid, "own_userns": plan.own_userns,
+                  "binds": list(plan.view.binds), "links": [list(link) for link in plan.view.links],
+                  "pivot_root": plan.pivot_root, "uid": plan.uid, "own_userns": plan.own_userns,
                   "rlimits": _rlimits(limits, timeout), "tmpfs_mb": limits.tmpfs_mb,
                   "deadline": float(timeout), "env": ENVIRONMENT, "payload_fd": payload_fd,
                   "result_fd": result_w}
