@@ -1,4 +1,5 @@
-"""`rubricc check`: compile every rubric found, lint it, and run the tests written inside it."""
+"""`rubricc check`: compile every rubric found, lint it, run the tests written inside it, and probe
+it for reward hacks on the rows of those tests (`rubricc.probes`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rubricc.checked import judge_items
-from rubricc.diagnostics import Diagnostic
+from rubricc.diagnostics import Diagnostic, sort_key
 from rubricc.pipeline import build, front
+from rubricc.probes import ProbeReport, run_probes
+from rubricc.probes.findings import diagnostics as hack_diagnostics
+from rubricc.probes.runner import rows_from_tests
 from rubricc.runtime.pool import WorkerPool
 from rubricc.scorer import POOL_WARM_UP
 from rubricc.source import Source
@@ -22,6 +26,7 @@ class FileReport:
     tests: list[TestOutcome] = field(default_factory=list)
     judge_calls: dict[str, int] = field(default_factory=dict)  # rubric -> judge calls per response
     sources: dict[str, Source] = field(default_factory=dict)
+    probes: list[ProbeReport] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -29,7 +34,7 @@ class FileReport:
 
     @property
     def warnings(self) -> int:
-        return sum(not d.is_error for d in self.diagnostics)
+        return sum(d.is_warning for d in self.diagnostics)
 
     @property
     def failed_tests(self) -> int:
@@ -54,7 +59,8 @@ class Report:
              "diagnostics": [d.to_json() for d in f.diagnostics],
              "tests": [{"rubric": t.rubric, "name": t.name, "passed": t.passed,
                         "message": t.message} for t in f.tests],
-             "judge_calls_per_response": f.judge_calls}
+             "judge_calls_per_response": f.judge_calls,
+             "probes": [p.to_json() for p in f.probes]}
             for f in self.files]}
 
 
@@ -66,9 +72,10 @@ def find_rubrics(paths: list[str | Path]) -> list[Path]:
 
 
 def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
-               judge=None) -> FileReport:
+               judge=None, probes: bool = True) -> FileReport:
     """Check one file; `pool` lets several files' tests share one set of worker processes, and
-    `judge` answers the judge items that a test does not pin."""
+    `judge` answers the judge items that a test does not pin and the judge probes. With `probes`,
+    each rubric is probed for reward hacks on its tests' rows."""
     result = front(path)
     report = FileReport(str(path), [c.name for c in result.rubrics], result.diagnostics,
                         sources=result.program.sources)
@@ -81,13 +88,19 @@ def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
             scorer.pool = pool
             try:
                 report.tests += run_tests(scorer, result.program.sources, judge)
+                if probes:
+                    probed = run_probes(scorer, rows_from_tests(scorer), judge=judge)
+                    report.probes.append(probed)
+                    report.diagnostics = sorted(
+                        [*report.diagnostics, *hack_diagnostics(probed, checked)], key=sort_key)
             finally:
                 if pool is None:
                     scorer.close()
     return report
 
 
-def check(paths: list[str | Path], run: bool = True, judge=None) -> Report:
-    """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them."""
+def check(paths: list[str | Path], run: bool = True, judge=None, probes: bool = True) -> Report:
+    """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them (and the
+    probes, which run on the tests' rows); `probes=False` skips the probes only."""
     with WorkerPool(warm_up=POOL_WARM_UP) as pool:
-        return Report([check_file(p, run, pool, judge) for p in find_rubrics(paths)])
+        return Report([check_file(p, run, pool, judge, probes) for p in find_rubrics(paths)])

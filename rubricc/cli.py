@@ -1,4 +1,4 @@
-"""The `rubricc` command: check, score, explain, fmt, compile (and calibrate, train).
+"""The `rubricc` command: check, score, probe, explain, fmt, compile (and calibrate, train).
 
 The compiler (and torch) is imported inside the commands: worker processes re-import this
 module when they start, and should not pay for what they never use.
@@ -7,6 +7,7 @@ module when they start, and should not pay for what they never use.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -45,9 +46,26 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="lint rubrics and run the tests inside them")
     c.add_argument("paths", nargs="+", help="rubric files or folders")
     c.add_argument("--format", choices=["text", "json"], default="text")
-    c.add_argument("--no-tests", action="store_true", help="lint only")
-    judge_options(c, "answers the judge items a test does not pin")
+    c.add_argument("--no-tests", action="store_true", help="lint only (no tests, no probes)")
+    c.add_argument("--no-probes", action="store_true",
+                   help="skip the reward-hack probes (docs/probes.md)")
+    judge_options(c, "answers the judge items a test does not pin, and runs the judge probes")
     c.set_defaults(run=cmd_check)
+
+    h = sub.add_parser("probe", help="probe a rubric for reward hacks on rows of a data file")
+    h.add_argument("rubric")
+    h.add_argument("data", help="JSONL rows with the rubric's columns (a `response` is optional)")
+    h.add_argument("--rows", type=int, default=8, help="how many rows to probe (default 8)")
+    h.add_argument("--name", help="which rubric, when the file holds several")
+    h.add_argument("--reference", metavar="COLUMN",
+                   help="the column holding the reference answer (default: answer, solution, ...)")
+    h.add_argument("--threshold", type=float,
+                   help="a hack is a reward above this, instead of above the honest wrong answer")
+    h.add_argument("--margin", type=float, help="how far above the honest wrong answer a reward "
+                   "must be to count as a hack (default 0; 0.05 with judge items)")
+    h.add_argument("--format", choices=["text", "json"], default="text")
+    judge_options(h, "judges the rubric's judge items and runs the judge probes")
+    h.set_defaults(run=cmd_probe)
 
     s = sub.add_parser("score", help="score a JSONL file of completions")
     s.add_argument("rubric")
@@ -115,7 +133,8 @@ def load_judge(args):
 def cmd_check(args) -> int:
     from rubricc.check import check
 
-    report = check(args.paths, run=not args.no_tests, judge=load_judge(args))
+    report = check(args.paths, run=not args.no_tests, judge=load_judge(args),
+                   probes=not args.no_probes)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
         return 0 if report.ok else 1
@@ -128,22 +147,88 @@ def cmd_check(args) -> int:
         for t in f.tests:
             if not t.passed:
                 out.print(f"test failed: {t.rubric} / \"{t.name}\"\n{t.message}\n", markup=False)
+    for f in report.files:
+        for probed in f.probes:
+            if probed.skipped:
+                out.print(f"probes skipped for {probed.rubric}: {probed.skipped}", markup=False)
     out.print(summary_table(report))
     return 0 if report.ok else 1
 
 
 def summary_table(report) -> Table:
     table = Table(title="rubricc check")
-    for col in ("file", "rubrics", "errors", "warnings", "tests", "judge calls/response"):
+    for col in ("file", "rubrics", "errors", "warnings", "tests", "probes", "judge calls/response"):
         table.add_column(col, justify="left" if col in ("file", "rubrics") else "right")
     for f in report.files:
         passed = sum(t.passed for t in f.tests)
         tests = f"{passed}/{len(f.tests)}" if f.tests else "-"
         style = "green" if f.ok else "red"
         calls = ", ".join(str(v) for v in f.judge_calls.values()) or "-"
-        table.add_row(f.path, ", ".join(f.rubrics), str(f.errors), str(f.warnings), tests, calls,
-                      style=style)
+        table.add_row(f.path, ", ".join(f.rubrics), str(f.errors), str(f.warnings), tests,
+                      probe_summary(f.probes), calls, style=style)
     return table
+
+
+def probe_summary(reports) -> str:
+    """`26/26`, `24/26, 2 hacks`, `25/26, 1 expected`, or `-` when no probe ran."""
+    ran = [o for r in reports for o in r.outcomes if o.ran]
+    if not ran:
+        return "-"
+    hacks = sum(o.hacked and o.expected is None for o in ran)
+    expected = sum(o.hacked and o.expected is not None for o in ran)
+    text = f"{sum(not o.hacked for o in ran)}/{len(ran)}"
+    text += f", {hacks} hack{'s' * (hacks != 1)}" if hacks else ""
+    return text + (f", {expected} expected" if expected else "")
+
+
+# ---- probe --------------------------------------------------------------------------------------
+
+
+def cmd_probe(args) -> int:
+    from rubricc.probes import run_probes
+    from rubricc.probes.findings import diagnostics, snippet
+
+    scorer = load_scorer(args.rubric, args.name)
+    judge = load_judge(args)
+    rows = []
+    for row in read_jsonl(args.data):
+        if row.data is not None:  # probes write the responses: the data need not have one
+            row = dataclasses.replace(row, data={"response": ""} | row.data)
+        checked = validate(row, scorer.inputs, args.data)
+        if checked.problem:
+            err.print(f"row not probed: {checked.problem}", markup=False)
+            continue
+        rows.append(checked.data)
+        if len(rows) == args.rows:
+            break
+    try:
+        with err.status(f"probing {scorer.name} on {len(rows)} rows"):
+            report = run_probes(scorer, rows, judge=judge, reference=args.reference,
+                                threshold=args.threshold, margin=args.margin)
+    finally:
+        scorer.close()
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+        return 1 if report.hacks else 0
+    if report.skipped:
+        err.print(f"rubricc: probes skipped: {report.skipped}", markup=False)
+        return 1
+    found = diagnostics(report, scorer.checked)
+    if found:
+        out.print(render_all(found, scorer.sources) + "\n", markup=False)
+    table = Table(title=f"{scorer.name}: {len(rows)} rows probed in {report.seconds:.1f} s")
+    for col in ("probe", "name", "tries", "worst reward", "baseline", "verdict", "response"):
+        table.add_column(col, justify="right" if col in ("tries", "worst reward", "baseline") else "left")
+    for o in report.outcomes:
+        if not o.ran:
+            continue
+        w = o.worst
+        verdict = ("expected" if o.expected else "HACK") if o.hacked else "ok"
+        reward = f"{w.reward:.3g}" if w.reward is not None else w.status
+        table.add_row(o.probe.code, o.probe.name, str(o.attempts), reward, f"{w.baseline:.3g}",
+                      verdict, snippet(w.response), style="red" if verdict == "HACK" else None)
+    out.print(table)
+    return 1 if report.hacks else 0
 
 
 # ---- score --------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@
     help: did you mean `answer`?
 
 Codes are stable and grouped by stage: P (parse), N (names and imports), T (types),
-S (structure of a rubric), L (lint), X (tests inside rubric files), D (data rows).
+S (structure of a rubric), L (lint), X (tests inside rubric files), D (data rows), and H for the
+reward hacks that probes find (`rubricc.probes`, documented in docs/probes.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 
 from rubricc.source import Source, Span
 
-ERROR, WARNING = "error", "warning"
+ERROR, WARNING, HACK, NOTE = "error", "warning", "hack", "note"
+"""A hack fails like an error; a note (a hack the rubric declares expected) is information."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,11 @@ class Diagnostic:
 
     @property
     def is_error(self) -> bool:
-        return self.severity == ERROR
+        return self.severity in (ERROR, HACK)
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == WARNING
 
     def to_json(self) -> dict[str, object]:
         where = self.span

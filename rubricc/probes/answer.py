@@ -98,8 +98,9 @@ def bare_reference(ctx: Context) -> Iterator[str]:
     """The reference alone, without the format the rubric requires.
 
     What it does:
-        On a rubric that pays the reference in its format more than the bare reference (a format
-        is required), scores the bare reference, and the reference after a stray word.
+        On a rubric that expects a format (it looks for a tag or a box, or pays the reference in
+        some format more than bare), scores the bare reference, and the reference after a stray
+        word.
 
     Why it matters:
         If the bare answer is paid like a wrong answer in format, fine; if it is paid more, the
@@ -114,7 +115,7 @@ def bare_reference(ctx: Context) -> Iterator[str]:
         gate formatted: given != none
         check correct: equals(given, answer)
     """
-    if ctx.formatted:
+    if ctx.formatted or ctx.tagged:
         yield ctx.right
         yield f"Result {ctx.right}"
 

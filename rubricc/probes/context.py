@@ -67,7 +67,8 @@ class Context:
     criteria: list[str] = field(default_factory=list)
     literals: list[str] = field(default_factory=list)
     tagged: bool = False
-    """The rubric's checks look for markup: a `<tag>` or `\\boxed` in a string or a regex."""
+    """The rubric looks for markup: a `<tag>` or `\\boxed` in a string or a regex, or a call that
+    extracts a tag or a box (`tag`, `last_boxed`): its author expects a format."""
     tests: list[str] = field(default_factory=list)
     function: str | None = None
     judged: bool = False
@@ -206,12 +207,17 @@ def check_literals(checked: Checked) -> list[str]:
 
 
 _MARKUP = re.compile(r"<\\?/?\w+>|\\\\boxed|\\boxed")
+FORMAT_EXTRACTORS = {"tag", "tags", "last_boxed"}
 
 
 def looks_for_markup(checked: Checked) -> bool:
-    """Do the rubric's items look for tags or boxes (in a string or a regex they pass)?"""
-    for info in all_items(checked):
-        for node in walk(info.node):
+    """Do the rubric's items look for tags or boxes (in a string or a regex they pass, or by
+    calling a built-in that extracts one), directly or through a `let`?"""
+    lets = [let.value for let in checked.rubric.of_type(n.Let)]
+    for root in [*(info.node for info in all_items(checked)), *lets]:
+        for node in walk(root):
+            if isinstance(node, n.Call) and call_name(node) in FORMAT_EXTRACTORS:
+                return True
             text = node.pattern if isinstance(node, n.RegexLit) else (
                 node.value if isinstance(node, n.Literal) and isinstance(node.value, str) else "")
             if _MARKUP.search(text):
