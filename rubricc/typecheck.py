@@ -98,8 +98,8 @@ class Checker:
                         "the probes and their codes are listed in docs/probes.md")
         elif not hack.reason.strip():
             self.report("S005", f"`expect hack {hack.code}` gives no reason", hack.span,
-                        "an empty reason", f"say why {codes[hack.code].name} is acceptable here, "
-                        f'e.g. `expect hack {hack.code} "the prompt shows every test on purpose"`')
+                        "an empty reason", f"say why {codes[hack.code].name} is acceptable for this "
+                        f"rubric: a reader of the rubric (and of `rubricc check`) sees it")
 
     def item(self, node: n.Item, env: dict[str, Binding], region: int) -> ItemInfo:
         kind = {n.Gate: "gate", n.Check: "check", n.Judge: "judge", n.JudgeEach: "each"}[type(node)]

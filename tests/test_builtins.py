@@ -107,6 +107,9 @@ DEGENERATE = [
     ("sentences", "!" * 200_000 + "a"),
     ("words", "a-" * 100_000),
     ("json_parse", "[" * 100_000),
+    ("loops", "a b " * 200_000),
+    ("echoes", "a " * 200_000, "a " * 100_000 + "b"),
+    ("refuses", "I cannot " * 100_000),
 ]
 
 

@@ -23,6 +23,7 @@ LOOP_REPEATED = 0.5
 """A text loops when at least this share of its n-grams occurred earlier in it."""
 
 _WORD = re.compile(r"\w+|[^\w\s]")
+_WORDS_ONLY = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
 # A refusal or a non-answer that stands for the whole response (it is short, or it opens it).
 _REFUSAL = re.compile(
@@ -74,7 +75,7 @@ def echoes(text: str, prompt: str | None) -> bool:
     """
     if not prompt:
         return False
-    said, asked = _words(text), _words(prompt)
+    said, asked = _WORDS_ONLY.findall(text.casefold()), _WORDS_ONLY.findall(prompt.casefold())
     if not said or not asked:
         return False
     joined, wanted = " ".join(said), " ".join(asked)
