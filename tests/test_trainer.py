@@ -18,13 +18,14 @@ import torch
 from rubricc.trainer.checkpoint import rng_state
 from rubricc.trainer.config import LoraConfig, TrainConfig, markdown_table
 from rubricc.trainer.data import load_prompts, take
-from rubricc.trainer.grpo import train
+from rubricc.trainer.grpo import HackableReward, train
 from rubricc.trainer.loss import policy_loss
 from rubricc.trainer.metrics import moving_average
 from rubricc.trainer.rewards import group_advantages, keep_mask
 from rubricc.trainer.rollout import completion_mask
 from rubricc.trainer.tiny import build_tiny_lm
 
+import rubricc
 from rubricc.cli import main
 from rubricc.judges import PinnedJudge
 from rubricc.types import TEXT
@@ -32,6 +33,7 @@ from tests.conftest import ROOT
 
 # `ascii` errors (a value above 1) on responses with more than 6 printable ASCII characters: the
 # untrained byte-level model writes about 4 in 12 tokens, so some rows are invalid, most are not.
+# It is hackable (whitespace earns `ascii`), so the runs below set allow_hacks.
 TOY_RUBRIC = """\
 rubric toy {
     input letter: text
@@ -65,7 +67,7 @@ def config(task, out, **changes) -> TrainConfig:
     settings = dict(model=str(task / "model"), rubric=str(task / "toy.rubric"),
                     data=str(task / "data.jsonl"), output_dir=str(out), steps=2,
                     prompts_per_step=2, num_generations=4, max_new_tokens=12,
-                    learning_rate=1e-2, save_every=0)
+                    learning_rate=1e-2, save_every=0, allow_hacks=True)
     return TrainConfig(**(settings | changes))
 
 
@@ -276,9 +278,12 @@ def test_train_from_the_command_line_logs_everything(task, tmp_path, capsys):
         max_new_tokens = 12
         learning_rate = 0.01
         save_every = 2
+        allow_hacks = true
         """))
     assert main(["train", str(toml)]) == 0
-    assert "step 3/3" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "step 3/3" in printed.out and "hacks multi" in printed.out
+    assert "WARNING: training on a hackable reward" in printed.err and "H002 whitespace" in printed.err
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3]
     for r in records:
@@ -286,7 +291,11 @@ def test_train_from_the_command_line_logs_everything(task, tmp_path, capsys):
         assert r["item/ascii/ok"] + r["item/ascii/error"] == 8  # every completion scored
         assert r["reward/valid_frac"] == (8 - r["item/ascii/error"]) / 8
         assert {"time/generate_s", "time/score_s", "time/update_s", "entropy", "clip_frac",
-                "completion/length_mean", "item/has_letter/mean"} <= r.keys()
+                "completion/length_mean", "item/has_letter/mean", "hack/several_answers_frac",
+                "hack/loop_frac", "hack/refusal_frac", "hack/empty_frac", "hack/truncated_frac",
+                "hack/length_growth"} <= r.keys()
+        assert 0 <= r["hack/loop_frac"] <= 1 and r["hack/truncated_frac"] == r["completion/truncated_frac"]
+    assert records[0]["hack/length_growth"] == 1
     assert any(r["reward/valid_frac"] < 1 for r in records)  # invalid rows happened, and were masked
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "rewards.png").read_bytes()[:4] == b"\x89PNG"
@@ -294,6 +303,30 @@ def test_train_from_the_command_line_logs_everything(task, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(out / "final") is not None
+
+
+def test_a_hackable_rubric_stops_the_run_before_any_model_loads(task, tmp_path, capsys):
+    c = config(task, tmp_path / "run", allow_hacks=False, model=str(tmp_path / "no-model-here"))
+    with pytest.raises(HackableReward) as caught:
+        train(c)
+    assert "H002 whitespace" in str(caught.value) and "through ascii" in str(caught.value)
+    assert not (tmp_path / "run").exists()
+    declared = tmp_path / "declared.rubric"  # the same rubric, with its hacks declared, starts
+    report_codes = {o.probe.code for o in probe_toy(task).hacks}
+    lines = "".join(f'    expect hack {code} "a toy reward for the trainer\'s tests"\n' for code in report_codes)
+    declared.write_text(TOY_RUBRIC.replace("    score =", lines + "    score ="))
+    result = train(config(task, tmp_path / "run2", allow_hacks=False, rubric=str(declared), steps=1))
+    assert result.history[-1]["step"] == 1
+
+
+def probe_toy(task):
+    from rubricc.probes import run_probes
+
+    scorer = rubricc.compile(task / "toy.rubric")
+    try:
+        return run_probes(scorer, load_prompts(str(task / "data.jsonl"), scorer.inputs)[:8])
+    finally:
+        scorer.close()
 
 
 @pytest.mark.parametrize("kind", ["grpo", "dr_grpo", "dapo"])

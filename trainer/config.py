@@ -58,6 +58,12 @@ class TrainConfig(BaseModel):
     """A judge spec for rubrics with `judge` items (`hf:PATH`, `openai:MODEL@URL`; see
     docs/judges.md), used by `rubricc train` when `--judge` is not given; `train(judge=...)`
     takes the judge object itself."""
+    probe_rows: int = Field(8, ge=0)
+    """Training rows the rubric is probed on for reward hacks before step 1 (docs/probes.md);
+    0 skips the probes."""
+    allow_hacks: bool = False
+    """Train even when the probes find a hack that the rubric does not declare expected (with a
+    warning); by default such a run refuses to start."""
 
     # ---- rollouts ------------------------------------------------------------------------------
     steps: int = Field(100, ge=1)

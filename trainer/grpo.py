@@ -5,6 +5,9 @@
     result = train(TrainConfig.from_toml("train.toml"))       # or: rubricc train train.toml
     result.history[-1]["reward/mean"], result.final_dir
 
+Before step 1 the rubric is probed for reward hacks on the first training rows (`probe_rows`);
+a hack it does not declare expected stops the run unless `allow_hacks` is set.
+
 Each step, on each process (torchrun gives each an equal share of the step's prompts):
 
     1. rollouts    sample num_generations completions per prompt      (rollout.py)
@@ -22,9 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from rich.console import Console
 
 import rubricc
 from rubricc.checked import all_items
+from rubricc.probes import run_probes
+from rubricc.probes.findings import snippet
+from rubricc.probes.signatures import flags as signature_flags
 
 from . import checkpoint, distributed
 from .config import TrainConfig
@@ -60,6 +67,7 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
     try:
         check_judge(config, scorer, judge)
         rows = load_prompts(config.data, scorer.inputs)
+        guard_against_hacks(config, scorer, rows, judge, procs.main)
         share = process_share(config, procs.world)  # prompts per process per step
         resumed = checkpoint.latest(config.output_dir) if resume else None
 
@@ -118,7 +126,8 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
             if done % config.log_every == 0 or done == config.steps:
                 metrics = reward_metrics(rewards.names, every["values"], every["status"],
                                          every["total"], every["valid"], every["lengths"],
-                                         every["truncated"], config.num_generations)
+                                         every["truncated"], config.num_generations,
+                                         every["hacks"])
                 metrics |= stats | {"lr": scheduler.get_last_lr()[0],
                                     "time/generate_s": generated - began,
                                     "time/score_s": scored - generated,
@@ -211,16 +220,43 @@ def update(model, policy, reference, optimizer, scheduler, roll, advantages: tor
 
 
 def gather_step(procs, rewards, roll) -> dict[str, torch.Tensor]:
-    """The step's rewards and completion stats from every process, rows in rank order: one
-    all_gather of a float table [B, 2K + 4]."""
+    """The step's rewards, completion stats and hack signatures from every process, rows in rank
+    order: one all_gather of a float table [B, 2K + 4 + S]."""
     k = len(rewards.names)
+    hacks = torch.tensor(signature_flags(roll.texts), dtype=torch.float32).view(len(roll.texts), -1)
     table = torch.cat([rewards.values, rewards.status.float(), rewards.total[:, None],
                        rewards.valid.float()[:, None], roll.lengths.float().cpu()[:, None],
-                       roll.truncated.float().cpu()[:, None]], dim=1)
-    every = distributed.gather(procs, table.to(procs.device)).cpu()  # [B x processes, 2K + 4]
+                       roll.truncated.float().cpu()[:, None], hacks], dim=1)
+    every = distributed.gather(procs, table.to(procs.device)).cpu()  # [B x processes, 2K + 4 + S]
     return {"values": every[:, :k], "status": every[:, k:2 * k].to(torch.int8),
             "total": every[:, 2 * k], "valid": every[:, 2 * k + 1] > 0.5,
-            "lengths": every[:, 2 * k + 2], "truncated": every[:, 2 * k + 3] > 0.5}
+            "lengths": every[:, 2 * k + 2], "truncated": every[:, 2 * k + 3] > 0.5,
+            "hacks": every[:, 2 * k + 4:] > 0.5}
+
+
+def guard_against_hacks(config: TrainConfig, scorer, rows: list[dict], judge, main: bool) -> None:
+    """Probe the rubric on the first `probe_rows` training rows before step 1; refuse to start on a
+    hack the rubric does not declare expected, unless `allow_hacks` says to go on (loudly)."""
+    if not config.probe_rows:
+        return
+    report = run_probes(scorer, rows[:config.probe_rows], judge=judge)
+    if report.skipped or not report.hacks:
+        return
+    found = "\n".join(f"  {o.probe.code} {o.probe.name}: {snippet(o.worst.response)} earns "
+                      f"{o.worst.reward:.3g} (the honest wrong answer earns {o.worst.baseline:.3g})"
+                      f" through {', '.join(o.worst.paid) or 'the score'}" for o in report.hacks)
+    message = (f"{config.rubric} can be hacked: the probes found, on {report.rows} training rows:\n"
+               f"{found}\nfix the rubric (docs/probes.md), declare a hack it accepts with "
+               f"`expect hack CODE \"why\"`, or set allow_hacks = true to train anyway")
+    if not config.allow_hacks:
+        raise HackableReward(message)
+    if main:
+        Console(stderr=True).print(f"[bold red]WARNING: training on a hackable reward "
+                                   f"(allow_hacks = true)[/]\n{message}", highlight=False)
+
+
+class HackableReward(ValueError):
+    """The probes found a reward hack that the rubric does not declare expected."""
 
 
 # ---- set-up ------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ Metric names (one flat dict per logged step, `step` included):
     reward/mean reward/std reward/valid_frac reward/group_std reward/zero_std_frac
     item/NAME/mean item/NAME/ok item/NAME/skipped item/NAME/na item/NAME/error item/NAME/timeout
     completion/length_mean completion/length_max completion/truncated_frac
+    hack/several_answers_frac hack/loop_frac hack/refusal_frac hack/empty_frac
+    hack/truncated_frac hack/length_growth (mean length over the first logged step's)
     loss clip_frac clip_low_frac clip_high_frac ratio_mean kl entropy grad_norm lr
     time/generate_s time/score_s time/update_s time/step_s
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from rubricc.probes.signatures import SIGNATURES
 from rubricc.runtime.values import STATUSES
 
 from .rewards import nanstd
@@ -31,8 +34,10 @@ TENSORBOARD_DIR = "tensorboard"
 
 def reward_metrics(names: list[str], values: torch.Tensor, status: torch.Tensor,
                    total: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
-                   truncated: torch.Tensor, num_generations: int) -> dict[str, float]:
-    """Rewards of the whole step (all processes): values/status [N, K], the rest [N]."""
+                   truncated: torch.Tensor, num_generations: int,
+                   hacks: torch.Tensor | None = None) -> dict[str, float]:
+    """Rewards of the whole step (all processes): values/status [N, K], hack signature flags
+    [N, S] (in the order of `SIGNATURES`), the rest [N]."""
     scored = total[valid]
     groups = total.masked_fill(~valid, float("nan")).view(-1, num_generations)  # [groups, G]
     group_std = nanstd(groups).squeeze(1)  # [groups]
@@ -51,6 +56,10 @@ def reward_metrics(names: list[str], values: torch.Tensor, status: torch.Tensor,
     m |= {"completion/length_mean": lengths.mean().item(),
           "completion/length_max": lengths.max().item(),
           "completion/truncated_frac": truncated.float().mean().item()}
+    if hacks is not None:
+        m |= {f"hack/{name}_frac": hacks[:, i].float().mean().item()
+              for i, name in enumerate(SIGNATURES)}
+        m["hack/truncated_frac"] = m["completion/truncated_frac"]
     return m
 
 
@@ -83,6 +92,10 @@ class RunLog:
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         record = {"step": step} | {k: _plain(v) for k, v in metrics.items()}
+        first = next((r["completion/length_mean"] for r in self.history
+                      if r.get("completion/length_mean")), record.get("completion/length_mean"))
+        if first and record.get("completion/length_mean") is not None:
+            record["hack/length_growth"] = record["completion/length_mean"] / first
         self.history.append(record)
         if not self.main:
             return
@@ -114,6 +127,8 @@ def console_line(r: dict, steps: int) -> str:
             f"valid {f('reward/valid_frac', '.2f')} | {items} | len {f('completion/length_mean', '.1f')} "
             f"trunc {f('completion/truncated_frac', '.2f')} | loss {f('loss', '.4f')} "
             f"clip {f('clip_frac')} kl {f('kl', '.4f')} ent {f('entropy', '.2f')} | "
+            f"hacks multi {f('hack/several_answers_frac', '.2f')} loop {f('hack/loop_frac', '.2f')} "
+            f"len x{f('hack/length_growth', '.2f')} | "
             f"gen {f('time/generate_s', '.2f')}s score {f('time/score_s', '.2f')}s "
             f"update {f('time/update_s', '.2f')}s")
 
@@ -128,10 +143,15 @@ def plot(history: list[dict], path: Path) -> Path:
 
     keys = ["reward/mean"] + sorted({k for r in history for k in r
                                      if k.startswith("item/") and k.endswith("/mean")})
+    hack_keys = sorted({k for r in history for k in r if k.startswith("hack/") and k.endswith("_frac")})
+    keys += ["hacks"] if hack_keys else []
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
+        if key == "hacks":
+            draw_signatures(ax, history, hack_keys)
+            continue
         points = [(r["step"], r[key]) for r in history if r.get(key) is not None]
         draw_curve(ax, [p[0] for p in points], [p[1] for p in points])
         ax.set_title("reward" if key == "reward/mean" else key[5:-5])
@@ -143,6 +163,18 @@ def plot(history: list[dict], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_signatures(ax, history: list[dict], keys: list[str]) -> None:
+    """One panel of hack signatures: the share of completions showing each, per step."""
+    for key in keys:
+        points = [(r["step"], r[key]) for r in history if r.get(key) is not None]
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=key[5:-5].replace("_", " "))
+    ax.set_title("hack signatures (share of completions)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
 
 
 def draw_curve(ax, steps: list[int], values: list[float]) -> None:
