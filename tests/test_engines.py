@@ -150,4 +150,5 @@ def test_calls_with_list_and_json_arguments_are_deduped():
     finally:
         scorer.close()
     assert batch.total.tolist() == [1.0] * 4
-    assert batch.counts["computed"] == 3 and batch.counts["deduped"] == 9
+    # strict, loose, fraction and the attempts gate (refuses, echoes, loops): 6 calls, each once
+    assert batch.counts["computed"] == 6 and batch.counts["deduped"] == 18

@@ -9,8 +9,8 @@ What it does:
 
 Why it matters:
     An empty (or truncated) completion then earns reward for doing nothing, and the policy learns
-    to stop early: a reward hack that the empty-answer probe of `rubricc check` would find at
-    run time, found here before any scoring.
+    to stop early: a reward hack that the empty-response probe of `rubricc check` (H001) finds
+    at run time, found here before any scoring.
 
 Example:
     check no_apology: not contains(lower(response), "sorry")
