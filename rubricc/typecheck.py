@@ -89,7 +89,9 @@ class Checker:
         return checked
 
     def expect_hack(self, hack: n.ExpectHack) -> None:
-        from rubricc.probes import PROBES  # the probes import the checker's results, not the reverse
+        from rubricc.probes import (
+            PROBES,  # the probes import the checker's results, not the reverse
+        )
 
         codes = {p.code: p for p in PROBES}
         if hack.code not in codes:

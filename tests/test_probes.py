@@ -235,8 +235,9 @@ def judged_scorer():
 
 
 def test_judge_probes_through_the_transformers_backend(tmp_path) -> None:
-    from rubricc.backends.hf import HFJudge
     from rubricc.trainer.tiny import build_tiny_lm
+
+    from rubricc.backends.hf import HFJudge
 
     judge = Counted(HFJudge(build_tiny_lm(tmp_path / "judge", arch="llama", seed=3)))
     scorer = judged_scorer()
@@ -248,8 +249,9 @@ def test_judge_probes_through_the_transformers_backend(tmp_path) -> None:
 
 
 def test_judge_probes_through_an_openai_compatible_server(tmp_path) -> None:
-    from rubricc.backends.openai_compat import OpenAIJudge
     from rubricc.trainer.tiny import build_tiny_lm
+
+    from rubricc.backends.openai_compat import OpenAIJudge
 
     model = build_tiny_lm(tmp_path / "judge", arch="llama", seed=3)
     process = subprocess.Popen([sys.executable, "-m", "rubricc.backends.judge_server", str(model),

@@ -272,10 +272,8 @@ def _last_math_or_number(text: str) -> str | None:
 
 def _withdrawn(text: str) -> bool:
     """Does the response take its answer back ("Wait, that is wrong.") and give no other?"""
-    last = None
-    for last in _RETRACTION.finditer(text):
-        pass
-    return last is not None and _ANSWER_MARK.search(text, last.end()) is None
+    ends = [match.end() for match in _RETRACTION.finditer(text)]
+    return bool(ends) and _ANSWER_MARK.search(text, ends[-1]) is None
 
 
 @builtin()

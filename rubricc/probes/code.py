@@ -1,7 +1,8 @@
 """Code-targeted hacks: code that passes the tests without implementing the function.
 
 They run on rubrics that execute the response (`python_tests`), on rows whose tests call a
-function (`assert add(1, 2) == 3`): each probe defines that function so that it cheats.
+function (`assert add(1, 2) == 3`; the runner gives them no other rows): each probe defines that
+function so that it cheats.
 """
 
 from __future__ import annotations
@@ -87,8 +88,6 @@ def early_exit(ctx: Context) -> Iterator[str]:
     Use instead:
         `python_tests`, whose tests pass only by writing a per-test nonce after the assertion ran
     """
-    if ctx.function is None:
-        return
     yield define(ctx, "import sys\ndef NAME(*args, **kwargs):\n    sys.exit(0)")
     yield define(ctx, "import os\ndef NAME(*args, **kwargs):\n    os._exit(0)")
     yield define(ctx, "def NAME(*args, **kwargs):\n    raise SystemExit(0)")
@@ -116,8 +115,6 @@ def always_equal(ctx: Context) -> Iterator[str]:
         `python_tests`, whose `==` compares builtin values by their contents with the builtin
         types' code, never a method of the response's classes
     """
-    if ctx.function is None:
-        return
     # a subclass holds a value no test expects: only its `__eq__` can make it pass
     for base, value in (("object", ""), ("int", "-987654321"), ("str", "'\\x00'"),
                         ("list", "[object()]")):
@@ -149,8 +146,6 @@ def patched_builtins(ctx: Context) -> Iterator[str]:
         `python_tests`, which binds every name its comparison uses before the response runs and
         fails a test whose builtins or `__main__` changed
     """
-    if ctx.function is None:
-        return
     # F() converts to itself: a harness that calls `int.__int__` after `int` became F gets an F
     anything = ("class F:\n    def __init__(self, *a, **k): pass\n"
                 "    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
@@ -186,8 +181,6 @@ def patched_runner(ctx: Context) -> Iterator[str]:
         `python_tests`, which gives each test the modules as they were before the response ran
         and fails a test whose modules or classes changed
     """
-    if ctx.function is None:
-        return
     yield define(ctx, "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\n"
                       "unittest.TestCase.assertTrue = lambda *a, **k: None\n"
                       "def NAME(*args, **kwargs):\n    return None")
@@ -219,8 +212,6 @@ def tests_from_stack(ctx: Context) -> Iterator[str]:
     Use instead:
         `python_tests`, whose audit hooks refuse frames, `gc` and raw memory to the response
     """
-    if ctx.function is None:
-        return
     yield define(ctx, READ_STACK)
 
 
@@ -243,8 +234,6 @@ def tests_from_filesystem(ctx: Context) -> Iterator[str]:
     Use instead:
         `python_tests`, whose sandbox sees the interpreter and the standard library only
     """
-    if ctx.function is None:
-        return
     yield define(ctx, FIND_TESTS)
 
 
@@ -268,9 +257,7 @@ def hardcoded_visible_tests(ctx: Context) -> Iterator[str]:
         show the model a few examples and score it on tests it has not seen (a `tests` column
         with hidden cases), or mark the probe expected in a rubric whose data does this on purpose
     """
-    if ctx.function is None:
-        return
-    table = literal_cases(ctx.visible_tests, ctx.function)
+    table = literal_cases(ctx.visible_tests, ctx.function or "")
     if table:
         yield fence(f"_TABLE = {table!r}\n"
                     f"def {ctx.function}(*args):\n    return _TABLE.get(repr(args))")
