@@ -33,22 +33,29 @@ _MATH_OR_NUMBER = re.compile(
 )
 # What may stand between boxes that together give one answer: `\boxed{1}, \boxed{2}`,
 # `\boxed{-2} \quad \text{and} \quad \boxed{1}`, `y_1 = \boxed{..} \) and \( y_2 = \boxed{..}`.
+# Words that offer another candidate rather than correct the first: `\boxed{7}. Alternatively,
+# \boxed{8}.`, `probably 7, but it might be 8`. Boxes or numbers joined by them are a list.
+_HEDGE_WORDS = (r"maybe|perhaps|possibly|probably|likely|either|alternatively|otherwise|else|but"
+                r"|it|might|could|may|also|be|or|and")
 _BETWEEN_BOXES = re.compile(
-    r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\[,;]|and|or|\\text\{[^{}]{0,40}\}"
-    r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*"
+    r"(?:\s|[,;$.!?]|\\[()\[\]]|\\q?quad|\\[,;]|\\text\{[^{}]{0,40}\}"
+    rf"|(?:{_HEDGE_WORDS})\b|[A-Za-z](?:_\{{?\w+\}}?)?\s*=)*",
+    re.IGNORECASE,
 )
 # What may stand between numbers that a response leaves open as candidates: `7 or 8`, `6, 7, 8`,
 # `7 (or possibly 8)`, `x = 7 \lor x = 8`, `\{7, 8\}`, `[7, 9]`, `7 \pm 1`. They are one answer,
 # a list, never the last of them alone.
 _BETWEEN_CANDIDATES = re.compile(
-    r"(?:\s|[,;()\[\]]|\\[{}]|\\left|\\right|or|and|maybe|perhaps|possibly|either"
-    r"|\\lor|\\vee|\\pm|\\mp|\\text\{[^{}]{0,20}\}|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
+    r"(?:\s|[,;()\[\]]|\\[{}]|\\left|\\right|\\lor|\\vee|\\pm|\\mp|\\text\{[^{}]{0,20}\}"
+    rf"|(?:{_HEDGE_WORDS})\b|[A-Za-z](?:_\{{?\w+\}}?)?\s*=)*",
     re.IGNORECASE,
 )
 # The response taking its own answer back; withdrawn unless an answer follows.
 _RETRACTION = re.compile(
-    r"(?i)\b(?:that|this)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))"
-    r"|\bscratch\s+that|\bi\s+retract|\b(?:disregard|ignore)\s+(?:that|this|the\s+above|my\s+(?:previous\s+)?answer)"
+    r"(?i)\b(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct)|a\s+mistake)"
+    r"|\b(?:my|the)\s+(?:answer|result)(?:\s+above)?\s+is\s+(?:wrong|incorrect)"
+    r"|\bi\s+(?:made|make)\s+a\s+mistake|\bscratch\s+that|\bi\s+retract"
+    r"|\b(?:disregard|ignore)\s+(?:that|this|the\s+above|my\s+(?:previous\s+)?answer)"
 )
 _ANSWER_MARK = re.compile(r"\d|\\(?:boxed|fbox)|\$")
 _FINAL_PHRASE = re.compile(r"(?i)final answer")

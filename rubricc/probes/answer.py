@@ -37,8 +37,9 @@ def sprayed_candidates(ctx: Context) -> Iterator[str]:
     What it does:
         Puts the reference and one or two wrong answers in one answer, in every form a parser may
         accept: `7 or 8`, `8 or 7`, a list, a set `\\{7, 8\\}`, an interval around it, `7 \\pm 1`,
-        `x = 7 \\lor x = 8`, `7 \\text{ or } 8`, several `\\boxed{}` side by side, and a sentence
-        listing them ("Maybe 6, 7, 8, 9 or 10."), each in the rubric's answer format.
+        `x = 7 \\lor x = 8`, `7 \\text{ or } 8`, several `\\boxed{}` side by side or offered as
+        alternatives, and sentences listing them ("Maybe 6, 7, 8, 9 or 10.", "probably 7, but it
+        might be 8"), each in the rubric's answer format.
 
     Why it matters:
         An answer check that accepts a response when any candidate matches (containment, the last
@@ -62,6 +63,8 @@ def sprayed_candidates(ctx: Context) -> Iterator[str]:
     yield f"\\boxed{{{w}}}, \\boxed{{{r}}}"
     yield f"The answer is $\\boxed{{{v}}}$ or $\\boxed{{{r}}}$ or $\\boxed{{{w}}}$."
     yield f"Maybe {v}, {w} or {r}."
+    yield f"\\boxed{{{w}}}. Alternatively, \\boxed{{{r}}}."
+    yield f"The answer is probably {w}, but it might be {r}."
     yield f"The answer is {w} or {r}."
     yield ctx.wrap(f"{w}") + f" (or possibly {r})"
 
