@@ -105,7 +105,10 @@ class Scorer:
         return self.score_columns(cols, len(rows), judge=judge, device=device)
 
     def score_columns(self, cols: dict[str, list], size: int, judge=None, device=None) -> RewardBatch:
+        """Score columns of `size` rows. Texts are made encodable first (`values.encodable`): a
+        lone surrogate in a response becomes U+FFFD rather than an error of its row."""
         started = time.perf_counter()
+        cols = {name: [V.encodable(v) for v in column] for name, column in cols.items()}
         services = self.services(judge, device)
         rows, counts = self.run(cols, size, services)
         batch = RewardBatch.from_rows(self.names, rows, device=device)

@@ -65,9 +65,10 @@ def test_case(path: Path) -> None:
     assert {d.code for d in hacks} == expected, render_all(report.diagnostics, report.sources)
     assert report.ok == (not expected)
     assert not report.failed_tests, [t.message for t in report.tests]
-    for d in hacks:  # named and located: the item that paid, in this file
+    for d in hacks:  # named and located: the item that paid (or failed), in this file
         probe = next(p for p in PROBES if p.code == d.code)
-        assert d.message.startswith(f"{probe.name}: ") and "earns" in d.message
+        assert d.message.startswith(f"{probe.name}: ")
+        assert "earns" in d.message or "cannot be scored" in d.message
         assert d.span is not None and d.span.file == str(path) and d.label and d.help
 
 
@@ -357,3 +358,24 @@ def compile_python(source: str) -> None:
 ])
 def test_the_honest_wrong_answer_differs_from_the_reference(reference, step, wrong) -> None:
     assert wrong_answer(reference, step) == wrong
+
+
+# ---- escapes: a response must not make its own row uncomputable ----------------------------------
+
+
+def test_a_lone_surrogate_is_scored_not_an_error() -> None:
+    scorer = compile(ROOT / "rubrics/arith/answer.rubric")
+    try:
+        batch = scorer.score(responses=["<answer>12" + chr(0xD800) + "</answer>", "<answer>12</answer>"],
+                             answer=["12", "12"])
+    finally:
+        scorer.close()
+    assert batch.valid.tolist() == [True, True] and batch.total.tolist() == [0.0, 1.0]
+
+
+def test_an_escape_is_reported_at_the_item_that_failed() -> None:
+    path = ROOT / "tests/cases/probes/divide-by-words.rubric"
+    report = check_file(path)
+    [empty] = [d for d in report.diagnostics if d.code == "H001"]
+    assert "cannot be scored (error:" in empty.message and "division by zero" in empty.message
+    assert empty.span.line == 5 and empty.label == "cannot be computed for it"

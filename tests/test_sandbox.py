@@ -54,7 +54,8 @@ def run(program: str, timeout: float = 2.0, **kwargs) -> sandbox.SandboxRun:
 
 ATTACK_CASES = ROOT / "tests/cases/attacks/code"
 """Hostile programs kept as files: `harness/` holds responses that replace names the harness
-uses, `filesystem/` programs that look for the host's files."""
+uses, `filesystem/` programs that look for the host's files, `flood/` responses that flood the
+result pipe."""
 
 
 # ---------------------------------------------------------------- the isolation layers
@@ -468,6 +469,19 @@ def test_the_harness_keeps_its_own_names(attack: Path) -> None:
     functions, a module's `__name__`) in `__main__` or `builtins`, before or during the test."""
     report = harness.run_tests(attack.read_text(), GLOBALS_TESTS, timeout=2.0)
     assert "pass" not in report.outcomes, report.output
+
+
+FLOOD_ATTACKS = sorted((ATTACK_CASES / "flood").glob("*.py"))
+
+
+@pytest.mark.parametrize("attack", FLOOD_ATTACKS, ids=[path.stem for path in FLOOD_ATTACKS])
+def test_flooding_the_result_pipe_cannot_unscore_a_response(attack: Path) -> None:
+    """Megabytes of junk on fd 4, with newlines or without, at import or during each test: the
+    call still returns each test's outcome (no SandboxError, so the row is scored, not masked)."""
+    source = attack.read_text()
+    report = harness.run_tests(source, ["assert add(1, 2) == 3", "assert add(2, 2) == 4"], timeout=2.0)
+    want = "pass" if "# expect: pass" in source else "fail"
+    assert report.outcomes == (want, want), report.output
 
 
 def test_changing_builtins_or_the_harness_during_the_test_fails_it() -> None:

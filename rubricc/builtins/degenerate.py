@@ -21,6 +21,9 @@ LOOP_MIN_WORDS = 40
 """Shorter texts are never called loops: a short list repeats words honestly."""
 LOOP_REPEATED = 0.5
 """A text loops when at least this share of its n-grams occurred earlier in it."""
+LOOP_CHARS = 16
+"""Characters per n-gram for a long text of few words ("9999...", "ha" * 1000)."""
+LOOP_MIN_CHARS = 400
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 _WORDS_ONLY = re.compile(r"\w+")
@@ -44,16 +47,20 @@ def _words(text: str) -> list[str]:
 def loops(text: str) -> bool:
     """True when the text repeats itself: at least half of its 4-word runs occurred earlier.
 
-    Texts under 40 words are never loops. Catches a phrase repeated to the length limit, a
-    paragraph pasted twice, and filler that cycles through a few sentences.
+    Texts under 40 words are loops only when they are long (400 characters or more) and their
+    16-character runs repeat the same way ("9999...", "hahaha..."). Catches a phrase repeated to
+    the length limit, a paragraph pasted twice, and filler that cycles through a few sentences.
 
     >>> loops(" ".join(["Let me check again."] * 20)), loops(" ".join(str(i) for i in range(100)))
     (True, False)
     """
     words = _words(text)
-    if len(words) < LOOP_MIN_WORDS:
+    if len(words) >= LOOP_MIN_WORDS:
+        grams = [tuple(words[i:i + LOOP_NGRAM]) for i in range(len(words) - LOOP_NGRAM + 1)]
+    elif len(text) >= LOOP_MIN_CHARS:  # a few giant words: the loop is in the characters
+        grams = [text[i:i + LOOP_CHARS] for i in range(len(text) - LOOP_CHARS + 1)]
+    else:
         return False
-    grams = [tuple(words[i:i + LOOP_NGRAM]) for i in range(len(words) - LOOP_NGRAM + 1)]
     seen: set[tuple[str, ...]] = set()
     repeated = 0
     for gram in grams:

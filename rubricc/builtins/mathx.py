@@ -30,6 +30,11 @@ _WORDS = re.compile(r"[A-Za-z\s]+")  # "no" against "on": words, which math-veri
 _HEDGE = re.compile(r"\\lor(?![A-Za-z])|\\vee(?![A-Za-z])|\\[pm]p(?![A-Za-z])|(?<![A-Za-z])or(?![A-Za-z])")
 
 
+MAX_ANSWER = 2_000
+"""Characters of a predicted answer beyond which it is no answer: 200,000 digits would hold a
+worker past its deadline, and a timeout is a row the trainer masks rather than scores 0."""
+
+
 def _hedges(pred: str, gold: str) -> bool:
     """Does the prediction offer alternatives (`or`, `\\lor`, `\\vee`, `\\pm`) where the gold is one
     answer? Then no reading of it is the answer: math-verify would take the first alternative.
@@ -57,7 +62,7 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     to the larger one; a prediction written as decimals to 4 or more places also matches the exact
     gold it rounds to (`0.3333` for `1/3`, not `0.33`). Units must match when both sides have one (`5 cm` is not `5 m`, but equals
     `5`). A prediction that offers alternatives (`8 \\text{ or } 9`, `x = 7 \\lor x = 8`, `7 \\pm 1`)
-    never equals a gold that is one answer. The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
+    never equals a gold that is one answer. A prediction over 2,000 characters is no answer. The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
     A missing prediction is never equal.
 
     >>> math_equal(r"\sqrt{2}/2", r"1/\sqrt{2}"), math_equal("3", "4"), math_equal(None, "1")
@@ -65,7 +70,7 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     >>> math_equal(r"\{3, 1\}", r"\{1,3\}"), math_equal(r"\pi", "3.14"), math_equal("(A)", "A")
     (True, False, True)
     """
-    if pred is None or not pred.strip():
+    if pred is None or not pred.strip() or len(pred) > MAX_ANSWER:
         return False
     if _hedges(pred, gold):
         return False

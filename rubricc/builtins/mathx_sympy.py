@@ -313,8 +313,9 @@ def _bind_names(code: str) -> tuple[str, dict[str, object]]:
 
 
 def _too_big(expr: sympy.Basic) -> bool:
-    """Would evaluating this build a giant number (a power tower)?"""
-    for node in sympy.preorder_traversal(expr):
+    """Would evaluating this build a giant number (a power tower)? Inner powers are looked at
+    first: the outermost exponent of `9^{9^{9^{9^9}}}` would itself take forever to evaluate."""
+    for node in sympy.postorder_traversal(expr):
         if isinstance(node, sympy.Pow) and node.exp.is_number:
             if _magnitude(node.exp) > _MAX_EXPONENT:
                 return True

@@ -38,8 +38,14 @@ columns, up to 8), or the rows of a data file in `rubricc probe RUBRIC DATA --ro
 3. **The verdict.** A probe **hacks** the rubric when one of its responses earns more than the
    baseline plus a margin: 0 by default, 0.05 when the rubric has judge items (a judge's P(yes)
    moves a little between any two texts). `--threshold T` replaces the baseline with a fixed
-   reward; `--margin M` sets the margin. A response whose reward cannot be computed (an error, a
-   timeout) is never a hack.
+   reward; `--margin M` sets the margin.
+4. **Escapes.** A response that leaves its row uncomputable (an `error` or a `timeout`: a
+   division by zero on an empty response, a checker past its deadline, a sandbox whose report
+   was lost) where the honest wrong answer is scored also hacks the rubric: trainers mask such
+   rows (advantage 0) instead of scoring them 0, so the response escapes its penalty. The
+   diagnostic then points at the item that could not be computed:
+   `hack[H001]: empty: '' cannot be scored (error: `/`: division by zero), so a trainer masks it
+   instead of scoring it 0`. H008 (`unscorable`) tries only that.
 
 Which probes run where: degenerate probes on every rubric; format probes on rubrics that look for
 markup (a `<tag>` or `\\boxed` in a string or regex they pass) or that pay the reference more in

@@ -37,12 +37,19 @@ def _hack(o: ProbeOutcome, checked: Checked) -> Diagnostic:
     w = o.worst
     assert w is not None
     through = ", ".join(f"`{name}`" for name in w.paid) or "the score"
-    message = (f"{o.probe.name}: {snippet(w.response)} earns {w.reward:.3g} "
-               f"({_against(w)}) through {through}")
+    where = _span(checked, () if w.escaped else w.paid, w.failed)
+    label = "cannot be computed for it" if w.escaped else "pays for the hack"
+    if w.escaped:
+        message = (f"{o.probe.name}: {snippet(w.response)} cannot be scored ({w.status}"
+                   f"{': ' + w.message[:120] if w.message else ''}), so a trainer masks it "
+                   f"instead of scoring it 0")
+    else:
+        message = (f"{o.probe.name}: {snippet(w.response)} earns {w.reward:.3g} "
+                   f"({_against(w)}) through {through}")
     if o.expected is not None:
-        return Diagnostic(o.probe.code, NOTE, "expected hack: " + message, _span(checked, w.paid),
-                          "pays for the hack", f"declared expected: {o.expected}")
-    return Diagnostic(o.probe.code, HACK, message, _span(checked, w.paid), "pays for the hack",
+        return Diagnostic(o.probe.code, NOTE, "expected hack: " + message, where, label,
+                          f"declared expected: {o.expected}")
+    return Diagnostic(o.probe.code, HACK, message, where, label,
                       f"docs/probes.md, {o.probe.code}, shows what to write instead; if the hack "
                       f'is acceptable here, declare it: `expect hack {o.probe.code} "why"`')
 
@@ -62,9 +69,9 @@ def snippet(text: str) -> str:
     return repr(quoted) if not text.strip() else f'"{quoted}"'
 
 
-def _span(checked: Checked, paid: tuple[str, ...]) -> Span | None:
+def _span(checked: Checked, paid: tuple[str, ...], failed: str = "") -> Span | None:
     items = {i.name: i for i in all_items(checked)}
-    for name in paid:
+    for name in (*paid, failed):
         if name in items:
             return items[name].node.span
     decl = checked.rubric.of_type(n.ScoreDecl)

@@ -24,6 +24,8 @@ class Probe:
     doc: str
     responses: Callable[[Context], Iterable[str]]
     needs_judge: bool = False
+    escapes_only: bool = False
+    """The probe is about making rows uncomputable: what its responses earn is not its business."""
 
     @property
     def title(self) -> str:
@@ -34,12 +36,13 @@ class Probe:
 REGISTERED: list[Probe] = []
 
 
-def probe(code: str, name: str, needs_judge: bool = False):
+def probe(code: str, name: str, needs_judge: bool = False, escapes_only: bool = False):
     """Register a probe function under `code` and `name`, in the family of its module."""
 
     def register(fn: Callable[[Context], Iterable[str]]):
         family = fn.__module__.rsplit(".", 1)[-1]
-        REGISTERED.append(Probe(code, name, family, inspect.getdoc(fn) or "", fn, needs_judge))
+        REGISTERED.append(Probe(code, name, family, inspect.getdoc(fn) or "", fn, needs_judge,
+                                escapes_only))
         return fn
 
     return register

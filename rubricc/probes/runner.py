@@ -8,8 +8,10 @@ For each row, two scoring calls:
 2. The hacks: every applicable probe's responses, in one batch.
 
 A probe hacks the rubric when one of its responses scores above the baseline of its row by more
-than the margin (or above `threshold`, when one is given). The report keeps, per probe, the
-response furthest above its limit, with the items that paid for it.
+than the margin (or above `threshold`, when one is given), or when it makes its row uncomputable
+(an error or a timeout) where the honest wrong answer is scored: trainers mask such rows instead
+of scoring them 0, so the response escapes its penalty. The report keeps, per probe, the response
+furthest above its limit, with the items that paid for it.
 """
 
 from __future__ import annotations
@@ -47,14 +49,31 @@ class Attempt:
     baseline: float
     limit: float
     paid: tuple[str, ...]
+    message: str = ""
+    baseline_scored: bool = True
+    failed: str = ""  # the item that could not be computed, when the row could not
+
+    @property
+    def escaped(self) -> bool:
+        """The response made its own row uncomputable where an honest wrong answer is scored: a
+        trainer masks such a row (advantage 0) instead of scoring it 0, so failing this way costs
+        the policy nothing."""
+        return self.reward is None and self.baseline_scored
+
+    @property
+    def pays(self) -> bool:
+        return (self.reward is not None and self.reward > self.limit + EPSILON
+                and not self.probe.escapes_only)
 
     @property
     def hacked(self) -> bool:
-        return self.reward is not None and self.reward > self.limit + EPSILON
+        return self.escaped or self.pays
 
     @property
     def excess(self) -> float:
-        return -1.0 if self.reward is None else self.reward - self.limit
+        if self.reward is None:
+            return 0.5 if self.escaped else -1.0  # an escape ranks with a hack that pays half
+        return self.reward - self.limit if not self.probe.escapes_only else -1.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +132,8 @@ def _outcome_json(o: ProbeOutcome) -> dict:
            "hacked": o.hacked, "expected": o.expected, "attempts": o.attempts}
     if w is not None:
         out |= {"row": w.row, "response": w.response, "reward": w.reward, "status": w.status,
-                "baseline": w.baseline, "limit": w.limit, "paid": list(w.paid)}
+                "escaped": w.escaped, "message": w.message, "baseline": w.baseline,
+                "limit": w.limit, "paid": list(w.paid)}
     return out
 
 
@@ -213,7 +233,10 @@ def _attempt(scorer, contexts, baselines, probes, judge, threshold, margin) -> d
         limit = threshold if threshold is not None else baseline + margin
         found.setdefault(p.code, []).append(Attempt(
             p, index, text, result.total, result.status, baseline, limit,
-            paid_items(checked, result, base_row)))
+            paid_items(checked, result, base_row), result.message or "",
+            base_row.total is not None,
+            next((name for name, item in result.items.items()
+                  if item.status in (V.ERROR, V.TIMEOUT)), "")))
     return found
 
 

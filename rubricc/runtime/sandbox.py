@@ -91,6 +91,7 @@ MAX_PROGRAM = 48 * 1024
 argument at 128 KiB. Data goes in the payload, which has no such limit."""
 
 _RESULTS_CAP = 1 << 20
+_DEADLINE = b"rubricc-sandbox: deadline\n"
 _SETUP_FAILED = 125
 
 # Linux ABI constants used by pid 1 (x86-64 and arm64 share the syscall number).
@@ -465,9 +466,11 @@ def _rlimits(limits: Limits, timeout: float) -> list[tuple[str, int, int]]:
 
 
 def run_python(program: str, payload: bytes = b"", *, timeout: float, limits: Limits | None = None,
-               flags: tuple[str, ...] = ("-I", "-S")) -> SandboxRun:
+               flags: tuple[str, ...] = ("-I", "-S"), tokens: tuple[bytes, ...] = ()) -> SandboxRun:
     """Run `program` (at most `MAX_PROGRAM` bytes) in a fresh sandbox; `payload` is readable on its
-    fd 3, and what it writes on fd 4 comes back.
+    fd 3, and what it writes on fd 4 comes back: every line, or with `tokens` only the lines that
+    hold one of them, from the token on (`_Results`), so that a program flooding fd 4 cannot push
+    the lines that matter past the cap.
 
     Returns whatever the program did, including dying or timing out; raises `SandboxError` when
     the sandbox itself could not start the program, `SandboxUnavailable` when this machine cannot
@@ -505,18 +508,51 @@ def run_python(program: str, payload: bytes = b"", *, timeout: float, limits: Li
             os.close(out_w)
             os.close(result_w)
         output, results, killed = _collect(process, out_r, result_r, started + timeout + KILL_GRACE,
-                                           limits.output_bytes)
+                                           limits.output_bytes, tokens)
     return _finish(process, output, results, killed, time.monotonic() - started)
 
 
+class _Results:
+    """The lines read from fd 4. With `tokens`, a line is kept only if it holds one of them (or
+    one of pid 1's own lines), and only from the token on: junk written before a line without a
+    newline is cut off. Kept lines stop at `_RESULTS_CAP` bytes; a line longer than `LINE` bytes
+    keeps its end, where a short line written after junk lies."""
+
+    LINE = 4096
+
+    def __init__(self, tokens: tuple[bytes, ...]):
+        self.tokens = tokens + (READY.rstrip(b"\n"), _DEADLINE.rstrip(b"\n")) if tokens else ()
+        self.kept, self.partial = bytearray(), bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.partial += chunk
+        *lines, rest = self.partial.split(b"\n")
+        self.partial = bytearray(rest[-self.LINE:])
+        for line in lines:
+            self._keep(bytes(line[-self.LINE:]) + b"\n")
+
+    def _keep(self, line: bytes) -> None:
+        if self.tokens:
+            at = max(line.rfind(token) for token in self.tokens)
+            if at < 0:
+                return
+            line = line[at:]
+        if len(self.kept) + len(line) <= _RESULTS_CAP:
+            self.kept += line
+
+    def value(self) -> bytes:
+        if self.partial:
+            self._keep(bytes(self.partial))
+        return bytes(self.kept)
+
+
 def _collect(process: subprocess.Popen, out_r: int, result_r: int, deadline: float,
-             cap: int) -> tuple[bytes, bytes, bool]:
+             cap: int, tokens: tuple[bytes, ...] = ()) -> tuple[bytes, bytes, bool]:
     """Read both pipes until every process holding them is gone; kill at the deadline."""
-    kept = {out_r: bytearray(), result_r: bytearray()}
-    caps = {out_r: cap, result_r: _RESULTS_CAP}
+    output, results = bytearray(), _Results(tokens)
     killed = False
     with selectors.DefaultSelector() as selector:
-        for number in kept:
+        for number in (out_r, result_r):
             selector.register(number, selectors.EVENT_READ)
         while selector.get_map():
             left = deadline - time.monotonic()
@@ -530,9 +566,11 @@ def _collect(process: subprocess.Popen, out_r: int, result_r: int, deadline: flo
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     selector.unregister(key.fd)
-                room = caps[key.fd] - len(kept[key.fd])
-                kept[key.fd] += chunk[: max(room, 0)]
-    return bytes(kept[out_r]), bytes(kept[result_r]), killed
+                if key.fd == result_r:
+                    results.feed(chunk)
+                else:
+                    output += chunk[: max(cap - len(output), 0)]
+    return bytes(output), results.value(), killed
 
 
 def _finish(process: subprocess.Popen, output: bytes, results: bytes, killed: bool,
@@ -546,7 +584,6 @@ def _finish(process: subprocess.Popen, output: bytes, results: bytes, killed: bo
     if READY not in lines:
         raise SandboxError(f"the sandbox did not start the program (exit code {returncode}): "
                            f"{output.decode(errors='replace').strip()[-2000:]}")
-    deadline = b"rubricc-sandbox: deadline\n"
-    timed_out = killed or (returncode == 124 and deadline in lines)
-    results = b"".join(line for line in lines if line not in (READY, deadline))
+    timed_out = killed or (returncode == 124 and _DEADLINE in lines)
+    results = b"".join(line for line in lines if line not in (READY, _DEADLINE))
     return SandboxRun(124 if killed else returncode, timed_out, output, results, seconds)

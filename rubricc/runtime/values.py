@@ -23,6 +23,29 @@ class Failed:
     message: str
 
 
+def encodable(value):
+    """The value with every lone surrogate in its texts replaced by U+FFFD, so that each text can
+    be encoded as UTF-8 (RE2, the sandbox, a judge's HTTP request). Lists and records are
+    walked; anything else is returned as it is.
+
+    >>> encodable(chr(0xD800) + "7"), encodable(["ok", {"a": "b"}])
+    ('\ufffd7', ['ok', {'a': 'b'}])
+    """
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # through UTF-16: a split pair joins, a lone half becomes U+FFFD
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, list):
+        return [encodable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: encodable(v) for k, v in value.items()}
+    return value
+
+
 def failed_arg(args) -> Failed | None:
     return next((a for a in args if isinstance(a, Failed)), None)
 
