@@ -309,7 +309,7 @@ def test_a_hackable_rubric_stops_the_run_before_any_model_loads(task, tmp_path, 
     c = config(task, tmp_path / "run", allow_hacks=False, model=str(tmp_path / "no-model-here"))
     with pytest.raises(HackableReward) as caught:
         train(c)
-    assert "H002 whitespace" in str(caught.value) and "through ascii" in str(caught.value)
+    assert "H002 whitespace" in str(caught.value) and "through `ascii`" in str(caught.value)
     assert not (tmp_path / "run").exists()
     declared = tmp_path / "declared.rubric"  # the same rubric, with its hacks declared, starts
     report_codes = {o.probe.code for o in probe_toy(task).hacks}

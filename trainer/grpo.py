@@ -30,7 +30,7 @@ from rich.console import Console
 import rubricc
 from rubricc.checked import all_items
 from rubricc.probes import run_probes
-from rubricc.probes.findings import snippet
+from rubricc.probes.findings import summary
 from rubricc.probes.signatures import flags as signature_flags
 
 from . import checkpoint, distributed
@@ -242,9 +242,7 @@ def guard_against_hacks(config: TrainConfig, scorer, rows: list[dict], judge, ma
     report = run_probes(scorer, rows[:config.probe_rows], judge=judge)
     if report.skipped or not report.hacks:
         return
-    found = "\n".join(f"  {o.probe.code} {o.probe.name}: {snippet(o.worst.response)} earns "
-                      f"{o.worst.reward:.3g} (the honest wrong answer earns {o.worst.baseline:.3g})"
-                      f" through {', '.join(o.worst.paid) or 'the score'}" for o in report.hacks)
+    found = "\n".join(f"  {o.probe.code} {summary(o)}" for o in report.hacks)
     message = (f"{config.rubric} can be hacked: the probes found, on {report.rows} training rows:\n"
                f"{found}\nfix the rubric (docs/probes.md), declare a hack it accepts with "
                f"`expect hack CODE \"why\"`, or set allow_hacks = true to train anyway")

@@ -260,7 +260,7 @@ def _final_boxes(text: str) -> tuple[str | None, int]:
         run.append(content)
     if not run or run[-1] is None or not run[-1].strip():
         return None, start  # an unclosed or empty last box: no answer, not an earlier one
-    return ", ".join(c.strip() for c in run if c and c.strip()), start
+    return _joined([c.strip() for c in run if c and c.strip()]), start
 
 
 def _last_math_or_number(text: str) -> str | None:
@@ -273,8 +273,13 @@ def _last_math_or_number(text: str) -> str | None:
             run = []
         run.append(next(group for group in match.groups() if group is not None))
         end = match.end()
-    answers = [a for a in (_strip_math(found) for found in run) if a]
-    return ", ".join(answers) or None
+    return _joined([a for a in (_strip_math(found) for found in run) if a]) or None
+
+
+def _joined(candidates: list[str]) -> str:
+    """One answer, or the list of several: `3, and 3 is prime` gives `3`, `7 or 8` gives `7, 8`."""
+    distinct = list(dict.fromkeys(candidates))
+    return ", ".join(distinct) if len(distinct) > 1 else "".join(distinct)
 
 
 def _withdrawn(text: str) -> bool:

@@ -33,19 +33,25 @@ def diagnostics(report: ProbeReport, checked: Checked) -> list[Diagnostic]:
     return out
 
 
+def summary(o: ProbeOutcome) -> str:
+    """What the probe's worst response did, in one line: what it earned and through which items,
+    or why its row could not be scored."""
+    w = o.worst
+    assert w is not None
+    if w.escaped:
+        return (f"{o.probe.name}: {snippet(w.response)} cannot be scored ({w.status}"
+                f"{': ' + w.message[:120] if w.message else ''}), so a trainer masks it "
+                f"instead of scoring it 0")
+    through = ", ".join(f"`{name}`" for name in w.paid) or "the score"
+    return f"{o.probe.name}: {snippet(w.response)} earns {w.reward:.3g} ({_against(w)}) through {through}"
+
+
 def _hack(o: ProbeOutcome, checked: Checked) -> Diagnostic:
     w = o.worst
     assert w is not None
-    through = ", ".join(f"`{name}`" for name in w.paid) or "the score"
     where = _span(checked, () if w.escaped else w.paid, w.failed)
     label = "cannot be computed for it" if w.escaped else "pays for the hack"
-    if w.escaped:
-        message = (f"{o.probe.name}: {snippet(w.response)} cannot be scored ({w.status}"
-                   f"{': ' + w.message[:120] if w.message else ''}), so a trainer masks it "
-                   f"instead of scoring it 0")
-    else:
-        message = (f"{o.probe.name}: {snippet(w.response)} earns {w.reward:.3g} "
-                   f"({_against(w)}) through {through}")
+    message = summary(o)
     if o.expected is not None:
         return Diagnostic(o.probe.code, NOTE, "expected hack: " + message, where, label,
                           f"declared expected: {o.expected}")
