@@ -174,7 +174,14 @@ def draw_signatures(ax, history: list[dict], keys: list[str]) -> None:
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="x-small", loc="upper left")
+    growth = [(r["step"], r["hack/length_growth"]) for r in history if r.get("hack/length_growth")]
+    if growth:
+        right = ax.twinx()
+        right.plot([p[0] for p in growth], [p[1] for p in growth], color="black", linestyle="--",
+                   label="length growth (right)")
+        right.set_ylabel("mean length / first step's")
+        right.legend(fontsize="x-small", loc="upper right")
 
 
 def draw_curve(ax, steps: list[int], values: list[float]) -> None:
