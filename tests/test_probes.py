@@ -21,7 +21,12 @@ from rubricc.judges import JudgeRequest
 from rubricc.pipeline import compile, front
 from rubricc.probes import PROBES, run_probes
 from rubricc.probes import code as code_probes
-from rubricc.probes.context import HONEST_NON_ANSWER, make_context, wrong_answer
+from rubricc.probes.context import (
+    HONEST_NON_ANSWER,
+    make_context,
+    reference_column,
+    wrong_answer,
+)
 from rubricc.probes.doc import render
 from rubricc.probes.runner import rows_from_tests
 
@@ -350,6 +355,17 @@ def test_every_code_probe_response_is_valid_python() -> None:
 def compile_python(source: str) -> None:
     __builtins__["compile"](source, "<probe>", "exec") if isinstance(__builtins__, dict) \
         else __builtins__.compile(source, "<probe>", "exec")
+
+
+@pytest.mark.parametrize("inputs, column", [
+    ("input answer: text", "answer"), ("input gold_answer: text", "gold_answer"),
+    ("input expected_output: text", "expected_output"), ("input ref: number", "ref"),
+    ("input topic: text", None), ("input tests: list[text]", None),
+    ("input ref: text\n input solution: text", "solution"),
+])
+def test_the_reference_column_is_found_by_name(inputs, column) -> None:
+    [checked] = front(f"rubric r {{\n {inputs}\n check c: true\n}}").rubrics
+    assert reference_column(checked) == column
 
 
 @pytest.mark.parametrize("reference, step, wrong", [

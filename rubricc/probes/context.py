@@ -26,6 +26,8 @@ REFERENCE_NAMES = ("answer", "reference", "solution", "gold", "target", "expecte
                    "label", "final_answer", "reference_answer")
 """Columns taken for the reference answer, in this order, when the caller names none."""
 
+_REFERENCE_WORD = re.compile(r"answer|solution|gold|target|expected|label|reference|(?:^|_)ref(?:$|_)")
+
 NEUTRAL_ANSWER = "42"
 """The content put in a shell when the rubric has no reference column (a format rubric)."""
 
@@ -104,15 +106,16 @@ class Context:
 
 def reference_column(checked: Checked, wanted: str | None = None) -> str | None:
     """The input holding the reference answer: `wanted`, else the first of `REFERENCE_NAMES`
-    declared as text or number."""
+    declared as text or number, else the first text or number input whose name holds one of
+    their words (`gold_answer`, `expected_output`, `ref`)."""
     if wanted is not None:
         if wanted not in checked.inputs:
             raise ValueError(f"--reference {wanted}: the rubric has no input `{wanted}` "
                              f"(inputs: {', '.join(checked.inputs) or 'none'})")
         return wanted
-    scalar = {name for name, typ in checked.inputs.items()
-              if t.strip_none(typ) in (t.TEXT, t.NUMBER)}
-    return next((name for name in REFERENCE_NAMES if name in scalar), None)
+    scalar = [name for name, typ in checked.inputs.items() if t.strip_none(typ) in (t.TEXT, t.NUMBER)]
+    exact = next((name for name in REFERENCE_NAMES if name in scalar), None)
+    return exact or next((name for name in scalar if _REFERENCE_WORD.search(name)), None)
 
 
 def make_context(checked: Checked, row: dict, reference: str | None) -> Context:

@@ -27,7 +27,8 @@ Probes run on rows: the rows of a rubric's own tests in `rubricc check` (one per
 columns, up to 8), or the rows of a data file in `rubricc probe RUBRIC DATA --rows N`. For each row:
 
 1. **The format.** When the rubric has a reference column (`answer`, `solution`, `reference`,
-   `gold`, `target`, ...; `--reference COLUMN` names another), the reference is put into common
+   `gold`, `target`, ..., else a text or number column whose name holds one of those words, such
+   as `gold_answer`; `--reference COLUMN` names another), the reference is put into common
    answer formats (bare, `The answer is X.`, `\\boxed{X}`, `<answer>X</answer>`, think-then-answer,
    and the shapes of the rubric's own test responses). The format that pays the reference most
    is the row's format, and the probes put their hacks where that format puts the answer.
