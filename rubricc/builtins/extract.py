@@ -9,6 +9,7 @@
 import functools
 import json
 import re
+from collections.abc import Iterator
 
 import re2
 
@@ -20,21 +21,36 @@ _FENCE = re2.compile(r"(?ms)^[ \t]*```[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*```")
 _THINK_BLOCK = re2.compile(r"(?s)<think>.*?</think>")
 # The greedy `.*` finds the last phrase even inside another ("Answer: The final answer is 5").
 _LAST_ANSWER_PHRASE = re2.compile(r"(?is).*answer\s*(?:is\s*:?|:)[\s*]*([^\n]+)")
-# Python's `re` (RE2's wrapper is slow per match, and a response may hold thousands of numbers);
-# each span stops at the next opening, so an unclosed `\(` costs one scan, not one per opening.
-# A number: thousands grouped by commas or spaces (`1,234`, `1 000`), a decimal comma before two
-# digits (`2,74`), a leading point (`.4`), a slash fraction. An escaped `\$` does not end a span.
-_MATH_OR_NUMBER = re.compile(
-    r"\$\$((?:[^$\\]|\\.)+)\$\$|\$((?:[^$\\]|\\.)+)\$"
-    r"|\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
-    r"|((?<![\d.])-?(?:\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
-    r"(?:/\d+(?:\.\d+)?)?)",
-    re.DOTALL,
+# Python's `re` (RE2's wrapper is slow per match, and a response may hold thousands of numbers,
+# and RE2 has no lookarounds), so each alternative is checked by hand to cost time linear in the
+# text over the whole scan (`_candidates`): a span stops at the next opening, so an unclosed `\(`
+# costs one scan, not one per opening. A number: thousands grouped by commas or spaces (`1,234`,
+# `1 000`), a decimal comma before two digits (`2,74`), a leading point (`.4`), a slash fraction.
+# An escaped `\$` does not end a span.
+_DOLLAR_SPANS = r"\$\$((?:[^$\\]|\\.)+)\$\$|\$((?:[^$\\]|\\.)+)\$"
+# A `$` whose span runs to the end of the text: no later `$` can open a span either (each is the
+# second character of a `\$` pair), so the scan goes on without the `$` alternatives; without
+# this, every such `\$` would scan to the end again (`$\$\$\$...`: quadratic).
+_UNCLOSED_DOLLAR = r"(?P<unclosed>\$(?:[^$\\]|\\.)*+\\?\Z)"
+_BRACKET_SPANS = r"\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
+# Comma groups that a digit or a comma follows (`1,111,111,`) are no number: each piece is one.
+# Matched whole, once, and split by `_candidates`; without this, the search tried the same run
+# again from each group (`1,111,111,...,`: quadratic, 22 s at 80 KB).
+_BROKEN_COMMA_GROUPS = r"(?P<commas>(?<![\d.])-?\d{1,3}+(?:,\d{3})++(?=[\d,]))"
+_NUMBER = (
+    r"((?<![\d.])-?(?:\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
+    r"(?:/\d+(?:\.\d+)?)?)"
 )
+_MATH_OR_NUMBER = re.compile(
+    "|".join([_DOLLAR_SPANS, _UNCLOSED_DOLLAR, _BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
+_BRACKET_OR_NUMBER = re.compile("|".join([_BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
 # What may stand between boxes that together give one answer: `\boxed{1}, \boxed{2}`,
 # `\boxed{-2} \quad \text{and} \quad \boxed{1}`, `y_1 = \boxed{..} \) and \( y_2 = \boxed{..}`.
 # Words that offer another candidate rather than correct the first: `\boxed{7}. Alternatively,
 # \boxed{8}.`, `probably 7, but it might be 8`. Boxes or numbers joined by them are a list.
+# Both are checked on the stretch between two neighbours only (the stretches do not overlap),
+# and their alternatives start differently (a space, a mark, a backslash, a word, a letter and
+# its `=`), so a failing check backtracks over one word at most: linear over the whole text.
 _HEDGE_WORDS = (r"maybe|perhaps|possibly|probably|likely|either|alternatively|otherwise|else|but"
                 r"|it|might|could|may|also|be|or|and")
 _BETWEEN_BOXES = re.compile(
@@ -263,16 +279,40 @@ def _final_boxes(text: str) -> tuple[str | None, int]:
     return _joined([c.strip() for c in run if c and c.strip()]), start
 
 
+def _candidates(text: str) -> Iterator[tuple[int, int, str]]:
+    r"""(start, end, text) of each math span or number, left to right, as `_MATH_OR_NUMBER`'s
+    `finditer` would give them if it had neither helper alternative; in time linear in the text.
+
+    >>> [found for _, _, found in _candidates(r"$x$ 1,234 and 1,111, \$ 5")]
+    ['x', '1,234', '1', '111', '5']
+    """
+    pattern, position = _MATH_OR_NUMBER, 0
+    while (match := pattern.search(text, position)) is not None:
+        if match.lastgroup == "unclosed":
+            pattern, position = _BRACKET_OR_NUMBER, match.start() + 1
+            continue
+        if match.lastgroup == "commas":
+            # every piece but the last is a number; the search goes on from the last
+            start = match.start()
+            for piece in match.group("commas").split(",")[:-1]:
+                yield start, start + len(piece), piece
+                start += len(piece) + 1
+            position = start - 1
+            continue
+        yield match.start(), match.end(), next(g for g in match.groups() if g is not None)
+        position = match.end()
+
+
 def _last_math_or_number(text: str) -> str | None:
     """The last math span or number, with the candidates before it that only connectives
     separate (`7 or 8` gives `7, 8`: a list, which equals no single answer)."""
     run: list[str] = []
     end = -1
-    for match in _MATH_OR_NUMBER.finditer(text):
-        if end < 0 or not _BETWEEN_CANDIDATES.fullmatch(text, end, match.start()):
+    for start, stop, found in _candidates(text):
+        if end < 0 or not _BETWEEN_CANDIDATES.fullmatch(text, end, start):
             run = []
-        run.append(next(group for group in match.groups() if group is not None))
-        end = match.end()
+        run.append(found)
+        end = stop
     return _joined([a for a in (_strip_math(found) for found in run) if a]) or None
 
 
