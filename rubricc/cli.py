@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rubricc.data import DataRow, read_jsonl, validate
+from rubricc.data import DataRow, ScoredOutput, finite, read_jsonl, validate
 from rubricc.diagnostics import CompileError, render_all
 from rubricc.judges import JudgeRequired
 from rubricc.runtime.values import STATUSES
@@ -70,7 +70,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="score a JSONL file of completions")
     s.add_argument("rubric")
     s.add_argument("data")
-    s.add_argument("--out", required=True, help="output JSONL: input rows plus reward, items, status")
+    s.add_argument("--out", required=True, help="output JSONL: input rows plus reward, items, status "
+                   "(written to OUT.partial, which replaces OUT once every row is scored)")
+    s.add_argument("--resume", action="store_true",
+                   help="continue OUT.partial, left by a run that was stopped, after its last row")
     s.add_argument("--name", help="which rubric, when the file holds several")
     s.add_argument("--batch", type=int, default=512, help="rows per scoring call")
     judge_options(s, "judges the rubric's judge items")
@@ -79,7 +82,8 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="break down one row's score")
     e.add_argument("rubric")
     e.add_argument("data")
-    e.add_argument("--row", type=int, required=True, help="1-based row number in the data file")
+    e.add_argument("--row", type=int, required=True,
+                   help="the row's line in the data file (1-based, blank lines counted)")
     e.add_argument("--name", help="which rubric, when the file holds several")
     e.set_defaults(run=cmd_explain)
 
@@ -241,30 +245,37 @@ def load_scorer(path: str, name: str | None):
 
 
 def cmd_score(args) -> int:
+    """Exit 1 when a row has no reward (invalid, or an item it needs failed): a run in which the
+    judge was down for every row must not look like a success."""
     scorer = load_scorer(args.rubric, args.name)
     judge = load_judge(args)
-    rows = list(read_jsonl(args.data))
-    checked = [validate(r, scorer.inputs, args.data) for r in rows]
+    checked = [validate(r, scorer.inputs, args.data) for r in read_jsonl(args.data)]
     for r in checked:
         if r.problem:
-            err.print(f"row not scored: {r.problem}", markup=False)
+            err.print(f"row not scored: {r.problem}", markup=False, soft_wrap=True)
     stats = Counter()
     means: dict[str, list[float]] = {n: [] for n in scorer.names}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(args.out, "w", encoding="utf-8") as sink, progress() as bar:
-            task = bar.add_task("scoring", total=len(checked))
-            for start in range(0, len(checked), args.batch):
+        output = ScoredOutput(Path(args.out), checked, scorer.names, resume=args.resume)
+        if output.partial.exists() and not args.resume:
+            err.print(f"replacing {output.partial} from an earlier run (--resume continues it)",
+                      markup=False)
+        for line in output.done:
+            tally_resumed(line, stats, means)
+        with output, progress() as bar:
+            task = bar.add_task("scoring", total=len(checked), completed=len(output.done))
+            for start in range(len(output.done), len(checked), args.batch):
                 chunk = checked[start:start + args.batch]
-                for line in score_chunk(scorer, chunk, stats, means, judge):
-                    sink.write(json.dumps(line) + "\n")
+                output.write(score_chunk(scorer, chunk, stats, means, judge))
                 bar.advance(task, len(chunk))
     finally:
         scorer.close()
     out.print(score_table(scorer.names, stats, means, len(checked)))
     if stats["judge_requests"]:
         out.print(judge_line(stats))
-    return 0
+    if stats["no_reward"]:
+        out.print(no_reward_line(stats, len(checked)), soft_wrap=True)
+    return 1 if stats["no_reward"] else 0
 
 
 def judge_line(stats: Counter) -> str:
@@ -295,27 +306,39 @@ def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means, judge=None)
     results = iter(batch.rows) if batch is not None else iter(())
     lines = []
     for r in chunk:
-        base = dict(r.data) if r.data is not None else {"_raw": r.raw.rstrip("\n")}
         if r.problem:
             stats["row:invalid"] += 1
-            lines.append(base | {"reward": None, "items": {}, "status": {}, "error": r.problem})
-            continue
-        result = next(results)
-        stats[f"row:{result.status}"] += 1
-        if result.total is not None:
-            stats["reward:sum"] += result.total
-            stats["reward:n"] += 1
-        for name, item in result.items.items():
-            stats[(name, item.status)] += 1
-            if item.value is not None:
-                means[name].append(item.value)
-        line = base | {"reward": result.total,
-                       "items": {k: v.value for k, v in result.items.items()},
-                       "status": {k: v.status for k, v in result.items.items()}}
-        if result.message:
-            line["error"] = result.message
-        lines.append(line)
+            line = {"reward": None, "items": {}, "status": {}, "error": r.problem}
+        else:
+            result = next(results)
+            stats[f"row:{result.status}"] += 1
+            line = {"reward": finite(result.total),
+                    "items": {k: finite(v.value) for k, v in result.items.items()},
+                    "status": {k: v.status for k, v in result.items.items()}}
+            if result.message:
+                line["error"] = result.message
+        tally_line(line, stats, means)
+        lines.append(r.written() | line)
     return lines
+
+
+def tally_line(line: dict, stats: Counter, means) -> None:
+    """Count a written row's reward and items into the summary."""
+    if line["reward"] is None:
+        stats["no_reward"] += 1
+    else:
+        stats["reward:sum"] += line["reward"]
+        stats["reward:n"] += 1
+    for name, status in line["status"].items():
+        stats[(name, status)] += 1
+        if line["items"].get(name) is not None:
+            means[name].append(line["items"][name])
+
+
+def tally_resumed(line: dict, stats: Counter, means) -> None:
+    """A row kept from the partial output: its row status is not in the output, its items are."""
+    stats["row:resumed"] += 1
+    tally_line(line, stats, means)
 
 
 def score_table(names, stats: Counter, means, total_rows: int) -> Table:
@@ -333,6 +356,12 @@ def score_table(names, stats: Counter, means, total_rows: int) -> Table:
     reward = f"{stats['reward:sum'] / stats['reward:n']:.3f}" if stats["reward:n"] else "-"
     table.caption = f"rows: {rows}; mean reward {reward} over {stats['reward:n']} rows"
     return table
+
+
+def no_reward_line(stats: Counter, total_rows: int) -> str:
+    n = stats["no_reward"]
+    return (f"{n} of {total_rows} row{'s' * (total_rows != 1)} without a reward (null in the "
+            "output, the reason in `error`): exit status 1")
 
 
 # ---- calibrate ----------------------------------------------------------------------------------
@@ -367,13 +396,16 @@ def cmd_explain(args) -> int:
     from rubricc.explain import explain_row
 
     scorer = load_scorer(args.rubric, args.name)
-    rows = list(read_jsonl(args.data))
-    if not 1 <= args.row <= len(rows):
-        err.print(f"rubricc: --row must be between 1 and {len(rows)}")
+    rows = {r.line: r for r in read_jsonl(args.data)}  # by file line, as row errors number them
+    if args.row not in rows:
+        last = max(rows, default=0)
+        where = f"line {args.row} is blank" if 1 <= args.row <= last else \
+            f"--row must be a line between 1 and {last}"
+        err.print(f"rubricc: {args.data}: {where}", markup=False, soft_wrap=True)
         return 1
-    row = validate(rows[args.row - 1], scorer.inputs, args.data)
+    row = validate(rows[args.row], scorer.inputs, args.data)
     if row.problem:
-        err.print(row.problem, markup=False)
+        err.print(row.problem, markup=False, soft_wrap=True)
         return 1
     try:
         [result] = scorer.score_rows([row.data]).rows

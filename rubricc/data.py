@@ -1,12 +1,20 @@
 """Data rows in and out: JSONL of completions, validated against a rubric's inputs.
 
-A bad row (invalid JSON, a missing column, a wrong type) is reported with its line number and
-carried to the output with a null reward and the reason: never dropped silently.
+A data file is untrusted input. A bad row (bytes that are not UTF-8, invalid JSON, a missing
+column, a wrong type) is reported with its line and carried to the output with a null reward and
+the reason: never dropped, and never a reason to reject the rows around it. Lines are the file's
+lines, split on `\\n` and counting blank ones: `rubricc explain --row N` numbers them the same way.
+
+    rows = [validate(r, scorer.inputs, path) for r in read_jsonl(path)]
+    with ScoredOutput(Path("out.jsonl"), rows, scorer.names, resume=False) as output:
+        output.write([row.written() | {"reward": 1.0}])    # one strict JSON object a line
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,50 +22,248 @@ from pathlib import Path
 from rubricc import types as t
 
 INVALID_JSON, NOT_AN_OBJECT, MISSING_COLUMN, WRONG_TYPE = "D001", "D002", "D003", "D004"
+NOT_UTF8 = "D005"
+
+BOM = b"\xef\xbb\xbf"  # what Windows editors and PowerShell put before the first line
+MAX_DEPTH = 200  # deeper JSON could not be written back out within Python's recursion limit
+RESULT_KEYS = ("reward", "items", "status", "error")  # what scoring adds to a row
 
 
 @dataclass(frozen=True)
 class DataRow:
     line: int  # 1-based line in the input file
-    data: dict | None  # None when the line is not a JSON object
-    raw: str
+    data: dict | None  # the values to score; None when the line is not a JSON object
+    raw: str  # the line without its newline; bytes that are not UTF-8 shown as \xNN
     problem: str = ""  # why this row cannot be scored, with its location
+    original: dict | None = None  # the row as the file has it, where a conversion changed `data`
+
+    def written(self) -> dict:
+        """The row's input columns as the output carries them: as read, conversions undone."""
+        if self.original is not None:
+            return dict(self.original)
+        return dict(self.data) if self.data is not None else {"_raw": self.raw}
 
 
 def read_jsonl(path: str | Path) -> Iterator[DataRow]:
-    with open(path, encoding="utf-8") as f:
+    """Every non-blank line of `path` as a row, each parsed on its own."""
+    with open(path, "rb") as f:
+        offset = 0
         for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield DataRow(number, None, raw, f"{path}:{number}: {INVALID_JSON} invalid JSON: {exc.msg} "
-                                                 f"(column {exc.colno})")
-                continue
-            if not isinstance(data, dict):
-                yield DataRow(number, None, raw, f"{path}:{number}: {NOT_AN_OBJECT} expected a JSON object, "
-                                                 f"found {type(data).__name__}")
-                continue
-            yield DataRow(number, data, raw)
+            start, offset = offset, offset + len(raw)
+            if number == 1 and raw.startswith(BOM):
+                raw, start = raw[len(BOM):], start + len(BOM)
+            if raw.strip():
+                yield parse_line(raw, f"{path}:{number}", number, start)
+
+
+def parse_line(raw: bytes, where: str, number: int, offset: int) -> DataRow:
+    """One line as a row; `offset` is where the line starts in the file, in bytes."""
+    try:
+        text = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        shown = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+        return DataRow(number, None, shown,
+                       f"{where}: {NOT_UTF8} not UTF-8: byte 0x{raw[exc.start]:02x} at byte offset "
+                       f"{offset + exc.start} (byte {exc.start + 1} of the line)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:  # colno counts characters, as an editor does
+        return DataRow(number, None, text, f"{where}: {INVALID_JSON} invalid JSON: {exc.msg} "
+                                           f"(column {exc.colno})")
+    except (ValueError, RecursionError) as exc:  # an int over 4300 digits; nesting past the stack
+        return DataRow(number, None, text, f"{where}: {INVALID_JSON} invalid JSON: "
+                                           f"{_limit_message(exc)}")
+    if not isinstance(data, dict):
+        return DataRow(number, None, text, f"{where}: {NOT_AN_OBJECT} expected a JSON object, "
+                                           f"found {type(data).__name__}")
+    if _deeper_than(data, MAX_DEPTH):
+        return DataRow(number, None, text, f"{where}: {INVALID_JSON} invalid JSON: nested deeper "
+                                           f"than {MAX_DEPTH} levels")
+    return DataRow(number, data, text)
+
+
+def _limit_message(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than {MAX_DEPTH} levels"
+    return str(exc).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string ..."
+
+
+def _deeper_than(value, limit: int) -> bool:
+    todo = [(value, 1)]
+    while todo:
+        value, depth = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                todo.append((child, depth + 1))
+    return False
+
+
+# ---- checking a row against the rubric ----------------------------------------------------------
 
 
 def validate(row: DataRow, inputs: dict[str, t.Type], path: str) -> DataRow:
-    """Check a row against the rubric's declared inputs (plus `response`)."""
+    """Check a row against the rubric's declared inputs (plus `response` and `prompt`), after
+    reading a chat-format `response` or `prompt` as its text (see `chat_text`)."""
     if row.problem:
         return row
     wanted = {"response": t.TEXT, "prompt": t.optional(t.TEXT)} | inputs
+    row = _read_chat(row, wanted)
     for name, typ in wanted.items():
         if name not in row.data:
             if t.is_optional(typ):
                 continue
             return _bad(row, f"{path}:{row.line}: {MISSING_COLUMN} missing column `{name}` ({t.render(typ)})")
         if not t.conforms(row.data[name], typ):
-            got = type(row.data[name]).__name__
-            return _bad(row, f"{path}:{row.line}: {WRONG_TYPE} column `{name}` should be {t.render(typ)}, "
-                             f"found {got} {json.dumps(row.data[name])[:60]}")
+            return _bad(row, f"{path}:{row.line}: {WRONG_TYPE} {_wrong_type(row, name, typ)}")
     return row
 
 
+def _wrong_type(row: DataRow, name: str, typ: t.Type) -> str:
+    value = (row.original or row.data)[name]
+    chat = name in CHAT_ROLES and isinstance(value, (list, dict)) and t.strip_none(typ) == t.TEXT
+    hint = f", or chat messages with a text message by the {CHAT_ROLES[name]}" if chat else ""
+    return (f"column `{name}` should be {t.render(typ)}{hint}, "
+            f"found {type(value).__name__} {json.dumps(value)[:60]}")
+
+
+CHAT_ROLES = {"response": "assistant", "prompt": "user"}  # whose last message a chat column means
+
+
+def chat_text(value, role: str) -> str | None:
+    """The content of the last message by `role`, for a value in chat format (a list of
+    {"role", "content"} messages, or one message); None when there is no such text.
+
+    >>> chat_text([{"role": "user", "content": "1+2?"}, {"role": "assistant", "content": "3"}], "assistant")
+    '3'
+    """
+    messages = [value] if isinstance(value, dict) else value
+    if not isinstance(messages, list) or not all(_is_message(m) for m in messages):
+        return None
+    said = [m["content"] for m in messages if m["role"] == role]
+    return said[-1] if said and isinstance(said[-1], str) else None
+
+
+def _is_message(m) -> bool:
+    return isinstance(m, dict) and "role" in m and "content" in m
+
+
+def _read_chat(row: DataRow, wanted: dict[str, t.Type]) -> DataRow:
+    read = {name: chat_text(row.data[name], role) for name, role in CHAT_ROLES.items()
+            if name in row.data and isinstance(row.data[name], (list, dict))
+            and t.strip_none(wanted[name]) == t.TEXT}
+    read = {name: text for name, text in read.items() if text is not None}
+    if not read:
+        return row
+    return DataRow(row.line, row.data | read, row.raw, original=row.data)
+
+
 def _bad(row: DataRow, problem: str) -> DataRow:
-    return DataRow(row.line, row.data, row.raw, problem)
+    return DataRow(row.line, row.data, row.raw, problem, row.original)
+
+
+# ---- writing scored rows ------------------------------------------------------------------------
+
+
+def finite(x: float | None) -> float | None:
+    """A number JSON can carry: NaN and infinities are null."""
+    return x if x is None or math.isfinite(x) else None
+
+
+def json_line(row: dict) -> str:
+    """One line of strict JSON. NaN and ±Infinity, which Python's json writes bare and which
+    strict parsers reject, are written as null (they reach here from data files that hold them)."""
+    try:
+        return json.dumps(row, allow_nan=False) + "\n"
+    except ValueError:
+        return json.dumps(_finite_all(row), allow_nan=False) + "\n"
+
+
+def _finite_all(value):
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {k: _finite_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_all(v) for v in value]
+    return value
+
+
+class ScoredOutput:
+    """Scored rows go to `OUT.partial` beside OUT, flushed chunk by chunk, and replace OUT only
+    when every row is there: a run killed at any point leaves the previous OUT as it was. With
+    `resume`, the complete lines of an earlier `OUT.partial` are kept (`done`) when each is the
+    output of the input row at its position, with the rubric's `items`, and scoring continues
+    after them."""
+
+    def __init__(self, out: Path, rows: list[DataRow], items: list[str], resume: bool):
+        self.out, self.partial = out, out.with_name(out.name + ".partial")
+        self.done = []
+        if resume and self.partial.exists():
+            self.done = read_partial(self.partial, rows, set(items))
+        self.file = None
+
+    def __enter__(self) -> ScoredOutput:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.partial, "a" if self.done else "w", encoding="utf-8")
+        return self
+
+    def write(self, lines: list[dict]) -> None:
+        self.file.write("".join(json_line(line) for line in lines))
+        self.file.flush()  # on disk for a resume, even if the process is killed next
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            os.fsync(self.file.fileno())
+        self.file.close()
+        if kind is None:
+            os.replace(self.partial, self.out)  # atomic: OUT is the old file or the whole new one
+        elif self.partial.exists() and self.partial.stat().st_size == 0:
+            self.partial.unlink()  # nothing to resume from
+
+
+def read_partial(partial: Path, rows: list[DataRow], items: set[str]) -> list[dict]:
+    """The complete lines of a partial output, after checking that line i is the output of
+    rows[i] by a rubric with these items; a last line cut short by a kill is removed from the
+    file. (A rubric changed since, with the same item names, is not noticed.)"""
+    data = partial.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    lines = [b.decode("utf-8", "backslashreplace") for b in complete.split(b"\n")[:-1]]
+    if len(lines) > len(rows):
+        raise ValueError(f"{partial} holds {len(lines)} rows, the data {len(rows)}: not a partial "
+                         "output of this data; rerun without --resume")
+    done = []
+    for i, (text, row) in enumerate(zip(lines, rows), start=1):
+        line = _parsed(text)
+        if line is None or not _is_output_of(line, row) or not set(line["status"]) <= items:
+            raise ValueError(f"{partial}:{i} is not the output of data line {row.line} by this "
+                             "rubric; rerun without --resume")
+        done.append(line)
+    if len(complete) < len(data):
+        os.truncate(partial, len(complete))
+    return done
+
+
+def _parsed(text: str) -> dict | None:
+    """A scored row, with the types `rubricc score` writes; None for anything else."""
+    try:
+        line = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(line, dict) or "reward" not in line or not _is_score(line["reward"]):
+        return None
+    items, status = line.get("items"), line.get("status")
+    if not (isinstance(items, dict) and isinstance(status, dict)):
+        return None
+    return line if all(_is_score(v) for v in items.values()) else None
+
+
+def _is_score(value) -> bool:
+    return value is None or isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_output_of(line: dict, row: DataRow) -> bool:
+    columns = json.loads(json_line(row.written()))
+    return all(k in line and line[k] == v for k, v in columns.items() if k not in RESULT_KEYS)

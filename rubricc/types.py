@@ -143,4 +143,7 @@ def conforms(value: object, t: Type) -> bool:
         )
     if t == NUMBER:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return fits(describe(value), t)
+    # A list or an object is `json`, and `fits(JSON, t)` defers the check to where the value is
+    # used; in a data row that would let a list through as text, so only a primitive fits here.
+    actual = describe(value)
+    return actual != JSON and fits(actual, t)

@@ -57,7 +57,8 @@ def test_score_keeps_every_row_and_locates_bad_ones(tmp_path, capsys):
         json.dumps({"answer": "4", "response": "\\boxed{5}"}),
     ]) + "\n")
     out = tmp_path / "out.jsonl"
-    assert main(["score", MATH, str(data), "--out", str(out)]) == 0
+    assert main(["score", MATH, str(data), "--out", str(out)]) == 1  # three rows have no reward
+    assert "3 of 5 rows without a reward" in capsys.readouterr().out
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["reward"] for r in rows] == [1.0, None, None, None, 0.0]
     assert "in.jsonl:2: D001 invalid JSON" in rows[1]["error"]
