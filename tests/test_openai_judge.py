@@ -461,7 +461,7 @@ def test_score_under_faults_then_a_cached_rerun_asks_only_what_failed(server, tm
     args = ["score", str(rubric), str(data), "--out", str(out), "--judge-config", str(config)]
 
     server.configure(fail_rate=0.4, seed=5, slow_s=1.5, retry_after=0.1)
-    assert main(args) == 0
+    assert main(args) == 1  # rows without a reward: score says how many and exits 1
     first = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(first) == len(rows)
     failed = set()
