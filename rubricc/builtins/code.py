@@ -69,6 +69,9 @@ Not defended:
   or a CPython bug can read the nonce. CPython's audit hooks are not a security boundary; the
   operating-system layers are, so such code can at worst forge its own score.
 - Hard-coding the visible tests: a harness cannot tell; keep some tests out of the prompt.
+- Slowness chosen per input: a response that passes every test that finishes and delays the others
+  past `TESTS_BUDGET` gets an unscored row (`BudgetExceeded`) instead of a partial score. An
+  infinite loop everywhere does not: the first `LANES` tests reach their own timeout and fail.
 - Data kept inside the Python installation or the system's library folders, which the sandbox
   shows read-only: keep datasets and rubrics elsewhere.
 
@@ -101,7 +104,10 @@ from rubricc.runtime import sandbox
 TESTS_BUDGET = 7.0
 """Seconds for all the tests of one call. With `STARTUP_ALLOWANCE` and the sandbox's own
 `KILL_GRACE` it stays below the scorer's pool deadline (10 s), so a call always returns (or
-raises) before the pool would kill its worker; tests that cannot start within it fail."""
+raises) before the pool would kill its worker. A test's own timeout is at most the budget. The
+first `LANES` tests get their whole timeout; a later test still running when the budget ends is
+"cut", one that cannot start is "skipped": neither has an outcome, and `python_tests` says so
+(`BudgetExceeded`) rather than scoring them as failures, unless a test that finished failed."""
 
 STARTUP_ALLOWANCE = 1.0
 """Seconds for the sandbox and the harness to start, on top of `TESTS_BUDGET`."""
@@ -135,7 +141,7 @@ def _harness() -> None:
     tests = [compile(source, f"<test {i}>", "exec", dont_inherit=True, optimize=0)
              for i, source in enumerate(job["tests"])]
     end = time.monotonic() + job["budget"]
-    pending, running = list(range(len(tests))), {}
+    pending, running, started = list(range(len(tests))), {}, 0
 
     def report(index, status):
         os.write(4, f"{job['done']} {index} {status}\n".encode())
@@ -150,18 +156,23 @@ def _harness() -> None:
                     raise
                 pending.insert(0, index)
                 break
-            running[os.pidfd_open(pid)] = (pid, index, min(time.monotonic() + job["timeout"], end))
+            # The first round's own deadlines (timeout <= budget) end a few forks past `end`: an
+            # infinite loop is then a timeout of its own, never a test cut by the budget.
+            own = time.monotonic() + job["timeout"]
+            deadline = own if started < job["lanes"] else min(own, end)
+            running[os.pidfd_open(pid)] = (pid, index, deadline, own)
+            started += 1
         if not running:
             break
-        wake = min(deadline for _, _, deadline in running.values())
+        wake = min(deadline for _, _, deadline, _ in running.values())
         ready, _, _ = select.select(list(running), [], [], max(0.0, wake - time.monotonic()))
-        for pidfd, (pid, index, deadline) in list(running.items()):
+        for pidfd, (pid, index, deadline, own) in list(running.items()):
             if pidfd in ready:
                 report(index, f"exit {os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])}")
             elif time.monotonic() >= deadline:
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
-                report(index, "timeout")
+                report(index, "timeout" if deadline >= own else "cut")
             else:
                 continue
             os.close(pidfd)
@@ -503,7 +514,8 @@ class TestReport:
     __test__ = False  # not a pytest class
 
     outcomes: tuple[str, ...]
-    """Per test: "pass", "fail", "timeout" or "skipped" (no time left in `TESTS_BUDGET`)."""
+    """Per test: "pass", "fail", "timeout" (its own timeout), or, without an outcome, "cut" (still
+    running when `TESTS_BUDGET` ended) or "skipped" (it could not start within it)."""
     output: str
     """The sandbox's stdout and stderr, capped: the response's prints, and why each test failed."""
     seconds: float
@@ -511,6 +523,20 @@ class TestReport:
     @property
     def fraction(self) -> float:
         return sum(o == "pass" for o in self.outcomes) / len(self.outcomes)
+
+    @property
+    def unfinished(self) -> int:
+        """Tests the budget left without an outcome."""
+        return sum(o in ("cut", "skipped") for o in self.outcomes)
+
+    @property
+    def failed(self) -> bool:
+        """Did a test that finished fail (an exception, an exit, its own timeout)?"""
+        return any(o in ("fail", "timeout") for o in self.outcomes)
+
+
+class BudgetExceeded(RuntimeError):
+    """Tests left without an outcome by `TESTS_BUDGET`, all the others passed: no score."""
 
 
 def run_tests(code: str, tests: Sequence[str], timeout: float = 5.0) -> TestReport:
@@ -547,7 +573,7 @@ def run_tests(code: str, tests: Sequence[str], timeout: float = 5.0) -> TestRepo
 
 
 def _failure(status: str) -> str:
-    return status if status in ("timeout", "skipped") else "fail"
+    return status if status in ("timeout", "cut", "skipped") else "fail"
 
 
 # ---------------------------------------------------------------- the built-ins
@@ -559,17 +585,28 @@ def python_tests(code: str | None, tests: list[str], timeout: float = 5.0) -> fl
 
     Each test is a snippet such as `assert add(1, 2) == 3` (MBPP style), run after the code in a
     fresh process; it passes when both end without an exception. `timeout` is each test's
-    wall-clock limit in seconds; all the tests of one call share 7 seconds, and tests run 4 at a
-    time. Missing code (no code block in the response) scores 0. A sandbox that fails raises: the
-    item is an `error`, never a 0. `==` in a test is strict: an object from the response that
-    claims to equal everything does not pass. See `split_tests` for tests given as one text.
+    wall-clock limit in seconds (at most 7), and a test that reaches it fails. All the tests of
+    one call share a budget of 7 seconds, 4 at a time; when it ends before every test has, and
+    every test that finished passed, the call raises `BudgetExceeded` (the item is an `error`,
+    the row is not scored) instead of counting the others as failures: slow but correct code is
+    not scored as wrong. Once a test has failed, the tests the budget left count as failures, so
+    slowness never turns a failing response into an unscored row. Missing code (no code block in
+    the response) scores 0. A sandbox that fails raises: the item is an `error`, never a 0. `==`
+    in a test is strict: an object from the response that claims to equal everything does not
+    pass. See `split_tests` for tests given as one text.
 
     >>> python_tests("def sq(x):\\n    return x * x", ["assert sq(3) == 9"]), python_tests(None, ["assert f()"])
     (1.0, 0.0)
     """
     if code is None:
         return 0.0
-    return run_tests(code, tests, timeout).fraction
+    report = run_tests(code, tests, timeout)
+    if report.unfinished and not report.failed:
+        raise BudgetExceeded(
+            f"{report.unfinished} of {len(tests)} tests did not finish within the {TESTS_BUDGET:g} s"
+            f" that the tests of one call share, and the {len(tests) - report.unfinished} that did"
+            " passed: not scored (give fewer tests per row, or a smaller timeout)")
+    return report.fraction
 
 
 @builtin()
