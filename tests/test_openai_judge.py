@@ -283,7 +283,7 @@ def predicted(faults: Faults, key: str, max_retries: int) -> tuple[str, int]:
 
 
 def test_under_faults_every_request_ends_in_a_verdict_or_a_status(server, oracle) -> None:
-    faults = server.configure(fail_rate=0.3, seed=3, retry_after=0.1, slow_s=2.5)
+    faults = server.configure(fail_rate=0.3, seed=2, retry_after=0.1, slow_s=2.5)
     requests = [JudgeRequest(r.item, r.criterion, f"{QUESTION} ({i})", r.response, scale=r.scale)
                 for i, r in enumerate(requests_for(RESPONSES * 3, CRITERIA))]  # 60, all distinct
     max_retries = 2
