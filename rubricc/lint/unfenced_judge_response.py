@@ -43,7 +43,9 @@ NAME = "unfenced-judge-response"
 RESPONSE = re.compile(r"\{\{-?\s*response\b.*?\}\}", re.S)
 EXPRESSION = re.compile(r"\{\{.*?\}\}", re.S)
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
-OPEN_TAG = re.compile(r"<([A-Za-z][\w.-]*)(?:\s[^<>]*)?>")
+# A tag name may end in the per-response boundary: `<response-{{ fence }}>` (docs/judges.md).
+FENCE_VAR = r"\{\{-?\s*fence\s*-?\}\}"
+OPEN_TAG = re.compile(rf"<([A-Za-z][\w.-]*(?:{FENCE_VAR})?)(?:\s[^<>]*)?>")
 BEGIN = re.compile(r"\[(BEGIN|The Start of) ([^\]\n]+)\]", re.I)
 QUOTES = ("```", '"""')
 DELIMITER = re.compile(r"</?[A-Za-z][\w.-]*(?:\s[^<>]*)?>|\[(BEGIN|END|The Start of|The End of) "
@@ -96,7 +98,9 @@ def _holds_only(text: str, fence: tuple[int, int], shown: re.Match[str]) -> bool
 def _fences(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of what lies inside each delimiter pair of the text."""
     for m in OPEN_TAG.finditer(text):
-        yield from _closed(text, m.end(), rf"</{re.escape(m.group(1))}\s*>")
+        name = re.escape(re.sub(FENCE_VAR, "", m.group(1)))
+        boundary = FENCE_VAR if re.search(FENCE_VAR, m.group(1)) else ""
+        yield from _closed(text, m.end(), rf"</{name}{boundary}\s*>")
     for m in BEGIN.finditer(text):
         end_word = "END" if m.group(1).upper() == "BEGIN" else "The End of"
         yield from _closed(text, m.end(), rf"\[{end_word} {re.escape(m.group(2))}\]")
