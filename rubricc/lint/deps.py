@@ -51,7 +51,7 @@ class _Reader:
                 self.visit(child, shadow)
 
     def name(self, name: str) -> None:
-        if self.checked.item(name) is not None:
+        if name in self.scope.items:  # a dict: `checked.item` scans, once per name read
             self.out.items.add(name)
         elif name in itemsets.SETS:
             self.out.items |= {i.name for i in itemsets.members(self.checked, name)}
