@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc.diagnostics import render_all
-from rubricc.parser import parse_text
+from rubricc.parser import deep_walks, parse_text
 
 INDENT = "    "
 
@@ -56,7 +56,8 @@ def format_text(text: str, name: str = "<string>") -> str:
 
 
 def format_module(module: n.Module) -> str:
-    lines = Formatter(module).module_lines()
+    with deep_walks:
+        lines = Formatter(module).module_lines()
     return "\n".join(lines) + "\n" if lines else ""
 
 

@@ -12,6 +12,7 @@ from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import AGGREGATORS, Checked, ItemInfo, all_items, callee_path
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
+from rubricc.parser import deep_walks
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import Criterion, ItemResult, RowResult
@@ -136,7 +137,8 @@ class RowEval:
     # ---- expressions ---------------------------------------------------------------------------
 
     def eval(self, expr, local: dict | None = None):
-        return getattr(self, f"eval_{type(expr).__name__}")(expr, local or {})
+        with deep_walks:
+            return getattr(self, f"eval_{type(expr).__name__}")(expr, local or {})
 
     def eval_Literal(self, e, local):
         return e.value

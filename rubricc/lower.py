@@ -14,10 +14,12 @@ from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import AGGREGATORS, Checked, ItemInfo, callee_path, fold_number
 from rubricc.ir import Const, Function, Op, Ref
 from rubricc.judges import DEFAULT_TEMPLATE
+from rubricc.parser import deep_walks
 
 
 def lower(checked: Checked) -> Function:
-    return Lowerer(checked).run()
+    with deep_walks:
+        return Lowerer(checked).run()
 
 
 class Lowerer:

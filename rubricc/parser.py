@@ -8,14 +8,17 @@ Check(name='ok', modifiers=(), expr=Binary(op='>=', left=Call(callee=Name(id='wo
 from __future__ import annotations
 
 import functools
+import re
+import sys
+import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import UnexpectedInput
 
 from rubricc import nodes as n
-from rubricc.diagnostics import Diagnostic
+from rubricc.diagnostics import Diagnostic, error
 from rubricc.resources import grammar_text
 from rubricc.source import Source, Span
 
@@ -60,33 +63,118 @@ def parse_source(source: Source) -> Parsed:
     lark = grammar_parser()
     reset = _comments.set(comments)
     try:
-        tree = lark.parse(source.text)
+        tree = _parse_shallow(lark, source)
     except UnexpectedInput as exc:
         return Parsed(source, None, (explain(exc, source, lark),))
     finally:
         _comments.reset(reset)
+    too_deep = tree if isinstance(tree, Diagnostic) else _too_deep(tree, source)
+    if too_deep is not None:
+        return Parsed(source, None, (too_deep,))
     module = ToAst(source).transform(tree)
     kept = tuple(n.Comment(str(c), source.span(c.start_pos, c.end_pos)) for c in comments)
     return Parsed(source, n.Module(module.body, module.span, kept), ())
+
+
+# Every stage after this one walks expressions recursively, so a rubric's depth is Python stack.
+# A run of one operator (`a and b and c`, `x + y - z`, `x.f(1)[0]`, `if .. else if ..`) is one
+# level of nesting however long it is, but each of its operators is a level of depth.
+MAX_NESTING = 100
+MAX_DEPTH = 800  # explain.py walks 1 frame a level under the default limit of 1,000
+_MAX_PARSER_STACK = 8 * MAX_DEPTH  # stops `[[[[...` early, before a tree of millions of nodes
+_RUNS = {"and_": "and", "or_": "or", "coalesce": "??", "arith": "arith",
+         "field": "postfix", "index": "postfix", "call": "postfix"}
+_LEVELS = set(_RUNS) | {"if_expr", "not_", "compare", "neg", "list_", "record",
+                        "optional_type", "list_type", "record_type"}
+_NESTS = f"nests more than {MAX_NESTING} levels deep"
+_LIMIT_HELP = (f"expressions may nest {MAX_NESTING} levels (brackets, calls, `not`, `-`, `if`, "
+               f"mixed operators) and be {MAX_DEPTH} deep in all, where each operator of a run such "
+               "as `a and b and c` is a level; name inner parts with `let`")
+
+
+class _StackRoom:
+    """Python's recursion limit, raised while any thread walks a tree that is `MAX_DEPTH` deep.
+
+    The parser bounds every tree, so the raised limit is only ever used up to that depth.
+    """
+
+    FRAMES_PER_LEVEL = 12  # measured at MAX_DEPTH: every stage, fmt and `==` of nodes need 3
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if self.users == 0:
+                self.saved = sys.getrecursionlimit()
+                sys.setrecursionlimit(self.saved + self.FRAMES_PER_LEVEL * MAX_DEPTH)
+            self.users += 1
+
+    def __exit__(self, *exc) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0:
+                sys.setrecursionlimit(self.saved)
+
+
+deep_walks = _StackRoom()  # `with deep_walks:` around any stage that walks a syntax tree
+
+
+def _parse_shallow(lark: Lark, source: Source):
+    """lark's tree, or a P004 diagnostic as soon as the parser's stack outgrows any sane nesting."""
+    parser = lark.parse_interactive(source.text)
+    token = None
+    try:
+        for token in parser.iter_parse():
+            if len(parser.parser_state.state_stack) > _MAX_PARSER_STACK:
+                return _deep_error(source, token.start_pos, token.end_pos, _NESTS)
+        return parser.feed_eof(token)
+    except UnexpectedInput:
+        return lark.parse(source.text)  # raises again, with the context that `explain` reads
+
+
+def _too_deep(tree: Tree, source: Source) -> Diagnostic | None:
+    """P004 at the first expression nested past `MAX_NESTING` or `MAX_DEPTH`, else None."""
+    stack = [(tree, 0, 0)]
+    while stack:
+        node, nesting, depth = stack.pop()
+        if nesting > MAX_NESTING or depth > MAX_DEPTH:
+            what = _NESTS if nesting > MAX_NESTING else f"is more than {MAX_DEPTH} levels deep"
+            return _deep_error(source, node.meta.start_pos, node.meta.end_pos, what)
+        for i, child in enumerate(node.children):
+            if isinstance(child, Tree):
+                stack.append((child, *_levels(node, i, child, nesting, depth)))
+    return None
+
+
+def _levels(parent: Tree, i: int, child: Tree, nesting: int, depth: int) -> tuple[int, int]:
+    if child.data not in _LEVELS:
+        return nesting, depth
+    run = (i == 0 and _RUNS.get(child.data, 0) == _RUNS.get(parent.data)) or (
+        i == 2 and parent.data == child.data == "if_expr")
+    return nesting + (not run), depth + 1
+
+
+def _deep_error(source: Source, start: int, end: int, what: str) -> Diagnostic:
+    line_end = source.text.find("\n", start)
+    span = source.span(start, min(end, line_end if line_end >= 0 else end))
+    return error("P004", f"this expression {what}", span, "too deep here", _LIMIT_HELP)
+
+
+_ESCAPE = re.compile(r'\\(["\\])')
 
 
 def unquote(token: str) -> str:
     """A string literal's value: only \\" and \\\\ are escapes; triple-quoted strings are raw."""
     if token.startswith('"""'):
         return token[3:-3]
-    out, i, body = [], 0, token[1:-1]
-    while i < len(body):
-        if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in '"\\':
-            out.append(body[i + 1])
-            i += 2
-        else:
-            out.append(body[i])
-            i += 1
-    return "".join(out)
+    return _ESCAPE.sub(r"\1", token[1:-1])  # one scan in C: a literal may be megabytes long
 
 
 @v_args(meta=True)
-class ToAst(Transformer):
+class ToAst(Transformer_NonRecursive):
     """One method per grammar alias, each returning a node with its span."""
 
     def __init__(self, source: Source):

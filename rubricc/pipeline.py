@@ -13,6 +13,7 @@ from rubricc.codegen import generate
 from rubricc.diagnostics import CompileError, Diagnostic, sort_key
 from rubricc.lint import lint
 from rubricc.lower import lower
+from rubricc.parser import deep_walks
 from rubricc.passes import optimize
 from rubricc.resolve import Program, load_path, load_text
 from rubricc.scorer import Scorer
@@ -38,11 +39,12 @@ class Front:
 
 def front(path_or_text: str | Path, name: str | None = None) -> Front:
     """Parse, resolve, type-check and lint a file (or rubric text); never raises on bad input."""
-    program = load_program(path_or_text, name)
-    checked = check_program(program)
-    if program.ok:
-        for rubric in checked:
-            program.diagnostics.extend(lint(rubric))
+    with deep_walks:  # every stage walks expressions, which the parser bounds
+        program = load_program(path_or_text, name)
+        checked = check_program(program)
+        if program.ok:
+            for rubric in checked:
+                program.diagnostics.extend(lint(rubric))
     return Front(program, checked)
 
 
@@ -58,8 +60,9 @@ def build(checked: Checked) -> Scorer:
     if checked.routes:
         routes = {k: build(sub) for k, sub in checked.routes.items()}
         return Scorer(checked, None, None, routes)
-    function = optimize(lower(checked))
-    return Scorer(checked, function, generate(function))
+    with deep_walks:
+        function = optimize(lower(checked))
+        return Scorer(checked, function, generate(function))
 
 
 def compile(path_or_text: str | Path, rubric: str | None = None, name: str | None = None) -> Scorer:

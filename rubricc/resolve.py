@@ -3,16 +3,21 @@
 The output is a `Program`: every parsed module, and for each rubric a `RubricScope` that knows its
 inputs, bindings, definitions, templates and items in source order. Unknown and duplicate names,
 import cycles and bad route targets are reported here; types are the next stage's business.
+
+Rubrics are untrusted input, so an import is read only when it names a `.rubric` file inside the
+project (`project_root`) or the shipped packs, compared by real path after symlinks and `..`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rubricc import nodes as n
-from rubricc.diagnostics import Diagnostic, did_you_mean, error
+from rubricc.diagnostics import Diagnostic, did_you_mean, error, warning
 from rubricc.parser import parse_source
+from rubricc.resources import data_dir
 from rubricc.source import Source
 
 IMPLICIT_INPUTS = ("prompt", "response", "messages")
@@ -61,6 +66,8 @@ class Program:
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     scopes: list[RubricScope] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    roots: tuple[Path, ...] = ()  # the folders imports may read: the project's and the packs'
+    real_paths: dict[str, Path] = field(default_factory=dict)  # source name -> file, symlinks out
 
     @property
     def ok(self) -> bool:
@@ -72,10 +79,28 @@ def load_path(path: str | Path) -> Program:
     program = Program()
     try:
         text = read_rubric(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        real = path.resolve()
+    except (OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
         program.diagnostics.append(error("N005", f"cannot read {path}: {exc}", None))
         return program
+    program.real_paths[str(path)] = real
     return _finish(program, Source(str(path), text))
+
+
+PROJECT_MARKERS = ("pyproject.toml", ".git", "rubricc.toml")
+
+
+def project_root(folder: Path) -> Path:
+    """The nearest folder at or above `folder` that holds a project marker, else `folder`."""
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder
+
+
+def import_roots(main: str) -> tuple[Path, ...]:
+    """Where the imports of the file (or text) named `main` may read: its project, the packs."""
+    return (project_root(Path(main).parent.resolve()), data_dir("rubrics").resolve())
 
 
 MAX_RUBRIC_BYTES = 4 * 1024 * 1024
@@ -95,6 +120,7 @@ def load_text(text: str, name: str = "<string>") -> Program:
 
 
 def _finish(program: Program, source: Source) -> Program:
+    program.roots = import_roots(source.name)
     ns = _load(program, source, stack=())
     if ns is not None:
         for rubric in ns.rubrics.values():
@@ -108,6 +134,10 @@ def _load(program: Program, source: Source, stack: tuple[str, ...]) -> Namespace
     program.diagnostics.extend(parsed.diagnostics)
     if parsed.module is None:
         return None
+    if not parsed.module.body:
+        program.diagnostics.append(warning(
+            "N011", "this file defines nothing", source.span(0, 0), "empty",
+            "a rubric file holds `rubric`, `def`, `template` or `import` statements"))
     ns = Namespace(source.name)
     program.namespaces[source.name] = ns
     for decl in parsed.module.body:
@@ -131,21 +161,47 @@ def _declare_top(program: Program, ns: Namespace, decl, stack: tuple[str, ...]) 
 
 
 def _import(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Namespace | None:
-    here = Path(stack[-1]).parent
-    target = str(here / decl.path)
-    if target in stack:
+    target = os.path.normpath(Path(stack[-1]).parent / decl.path)
+    try:
+        real = Path(target).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL in the path, a symlink loop
+        return _cannot_import(program, decl, type(exc).__name__, f"no readable file at {target}")
+    refused = _refusal(program, decl.path, real, len(stack))
+    if refused:
+        return _cannot_import(program, decl, *refused)
+    if real in (program.real_paths.get(name) for name in stack):
         program.diagnostics.append(error("N004", f"import cycle: {' -> '.join(stack + (target,))}",
                                          decl.span, "imported again here"))
         return None
-    if target in program.namespaces:
-        return program.namespaces[target]
+    loaded = next((name for name, p in program.real_paths.items() if p == real), None)
+    if loaded is not None:
+        return program.namespaces.get(loaded)
     try:
-        text = read_rubric(Path(target))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
-        program.diagnostics.append(error("N003", f"cannot import `{decl.path}`", decl.span,
-                                         type(exc).__name__, f"no readable file at {target}"))
-        return None
+        text = read_rubric(real)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return _cannot_import(program, decl, type(exc).__name__, f"no readable file at {target}")
+    program.real_paths[target] = real
     return _load(program, Source(target, text), stack)
+
+
+MAX_IMPORT_DEPTH = 32  # each level is a few Python frames, and no real project nests so deep
+
+
+def _refusal(program: Program, written: str, real: Path, depth: int) -> tuple[str, str] | None:
+    """Why an import may not be read, as (label, help), or None: checked before it is opened."""
+    if depth >= MAX_IMPORT_DEPTH:
+        return "too deep", f"a chain of imports may be {MAX_IMPORT_DEPTH} files long"
+    if not written.endswith(".rubric") or real.suffix != ".rubric":
+        return "not a `.rubric` file", "only rubric files can be imported"
+    if not any(real.is_relative_to(root) for root in program.roots):
+        return "outside the project", (
+            f"imports are read only inside {program.roots[0]} (the nearest folder above the "
+            "rubric with pyproject.toml, .git or rubricc.toml) and the shipped rubric packs")
+    return None
+
+
+def _cannot_import(program: Program, decl: n.Import, label: str, help: str) -> None:
+    program.diagnostics.append(error("N003", f"cannot import `{decl.path}`", decl.span, label, help))
 
 
 def build_scope(program: Program, rubric: n.Rubric, ns: Namespace,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -33,7 +34,7 @@ class Source:
     line_starts: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         object.__setattr__(self, "line_starts", tuple(starts))
 
     def line_text(self, line: int) -> str:

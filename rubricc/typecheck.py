@@ -26,6 +26,7 @@ from rubricc.checked import (
     proven_present,
 )
 from rubricc.diagnostics import Diagnostic, did_you_mean, error
+from rubricc.parser import deep_walks
 from rubricc.resolve import Program, RubricScope
 
 STATUS_NAMES = ("ok", "skipped", "na", "error", "timeout")
@@ -37,7 +38,8 @@ def check_program(program: Program) -> list[Checked]:
 
 def check_rubric(program: Program, scope: RubricScope) -> Checked:
     checker = Checker(scope, program.diagnostics)
-    return checker.run()
+    with deep_walks:
+        return checker.run()
 
 
 @dataclass

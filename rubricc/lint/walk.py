@@ -32,10 +32,15 @@ def value_children(node: n.Node) -> Iterator[n.Node]:
 
 
 def walk(node: n.Node) -> Iterator[n.Node]:
-    """The node and every node beneath it, parents before children."""
-    yield node
-    for child in children(node):
-        yield from walk(child)
+    """The node and every node beneath it, parents before children.
+
+    A loop, not recursion: a run such as `a and b and ...` is as deep as it is long.
+    """
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(list(children(node))))
 
 
 def call_name(call: n.Call) -> str:
