@@ -26,8 +26,13 @@ from rubricc.checked import (
     proven_present,
 )
 from rubricc.diagnostics import Diagnostic, did_you_mean, error
+from rubricc.lint.walk import walk
 from rubricc.parser import deep_walks
 from rubricc.resolve import Program, RubricScope
+
+MAX_INLINED = 100_000
+"""Nodes a definition may grow to once its calls are inlined: `g(x) = f(x) + f(x)` doubles at
+each level, and 24 levels make 16 million nodes."""
 
 STATUS_NAMES = ("ok", "skipped", "na", "error", "timeout")
 
@@ -54,6 +59,7 @@ class Checker:
         self.diags = diagnostics
         self.types: dict[int, t.Type] = {}
         self.def_types: dict[str, t.Type] = {}
+        self.def_sizes: dict[int, int] = {}
         self.in_progress: set[str] = set()
 
     def report(self, code: str, message: str, span, label: str = "", help: str = "") -> None:
@@ -437,7 +443,31 @@ class Checker:
         typ = self.expr(d.body, env)
         self.in_progress.discard(d.name)
         self.def_types[d.name] = typ
+        size = self.inlined_size(d)
+        if size > MAX_INLINED and not self.calls_oversized(d):  # the first to cross, not each after
+            self.report("S006", f"`{d.name}` grows to {size:,} nodes once its calls are inlined, over "
+                        f"the limit of {MAX_INLINED:,}", d.span, "too large when inlined",
+                        "definitions are copied into every call: a definition that calls another "
+                        "twice doubles at each level; compute the shared part once with a `let`")
         return typ
+
+    def calls_oversized(self, d: n.Def) -> bool:
+        return any(self.inlined_size(found) > MAX_INLINED for found in self.called_defs(d))
+
+    def called_defs(self, d: n.Def) -> list[n.Def]:
+        paths = (callee_path(node.callee) for node in walk(d.body) if isinstance(node, n.Call))
+        return [found for path in paths if path and (found := self.scope.find_def(path)) is not None]
+
+    def inlined_size(self, d: n.Def) -> int:
+        """How many nodes the body of `d` becomes once every definition it calls is inlined."""
+        key = id(d)
+        if key not in self.def_sizes:
+            self.def_sizes[key] = 1  # a recursive call (N009, reported elsewhere) counts once
+            size = sum(1 for _ in walk(d.body))
+            for found in self.called_defs(d):
+                size = min(size + self.inlined_size(found), MAX_INLINED + 1)
+            self.def_sizes[key] = size
+        return self.def_sizes[key]
 
     # ---- narrowing -----------------------------------------------------------------------------
 

@@ -194,3 +194,19 @@ def test_compile_time_grows_about_linearly_with_items():
     start = time.perf_counter()
     build(checked)
     assert time.perf_counter() - start < 10
+
+
+# ---- definitions that grow when inlined ---------------------------------------------------------
+
+
+def test_definitions_that_double_at_each_level_are_refused_quickly():
+    started = time.perf_counter()
+    found = diagnostics(ATTACKS / "doubling_defs.rubric")
+    assert time.perf_counter() - started < 10
+    [(code, message, where)] = [d for d in found if d[0] == "S006"]
+    assert "limit of 100,000" in message and where.startswith("doubling_defs.rubric:")
+
+
+def test_a_few_doublings_compile_and_score():
+    report = check_file(ATTACKS / "doubling_defs_ok.rubric", probes=False)  # a constant: hackable
+    assert report.errors == 0 and [t.passed for t in report.tests] == [True]
