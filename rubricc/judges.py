@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+import jinja2.meta
 import jinja2.sandbox
 
+from rubricc.diagnostics import did_you_mean
 from rubricc.runtime.values import ERROR, Failed
 
 # The response is fenced so that text inside it cannot pose as instructions to the judge: the fence
@@ -83,18 +85,102 @@ class JudgeRequest:
     verdict is the expected rating mapped onto [0, 1])."""
 
     def render(self) -> str:
-        """The judge's prompt: the template with `prompt`, `criterion`, `scale`, the response
-        defused (`defuse`) and `fence`, the name of its fence (`fence_id`)."""
-        return compiled_template(self.template).render(
-            prompt=self.prompt, response=defuse(self.response), criterion=self.criterion,
-            scale=self.scale, fence=fence_id(self.response))
+        """The judge's prompt: the template rendered with `variables()`."""
+        return compiled_template(self.template).render(self.variables())
+
+    def variables(self) -> dict[str, object]:
+        """What a template sees (`TEMPLATE_VARIABLES`): `prompt`, `criterion`, `scale`, the
+        response defused (`defuse`) and `fence`, the name of its fence (`fence_id`)."""
+        return {"prompt": self.prompt, "response": defuse(self.response),
+                "criterion": self.criterion, "scale": self.scale, "fence": fence_id(self.response)}
+
+
+TEMPLATE_VARIABLES = ("prompt", "response", "criterion", "scale", "fence")
+"""The names `JudgeRequest.variables` gives every template; any other name is undefined (no
+`messages`, no row columns), which `template_problems` reports before a row is scored."""
+
+TEMPLATE_FAILED = "the judge template failed"
+
+
+def template_env() -> jinja2.sandbox.SandboxedEnvironment:
+    return jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
 
 
 @functools.lru_cache(maxsize=64)
 def compiled_template(text: str) -> jinja2.Template:
     """A judge template compiled once (milliseconds each time otherwise, for every request)."""
-    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    return env.from_string(text)
+    return template_env().from_string(text)
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Why a template cannot render on any row: jinja2 cannot compile it (at `line` of the
+    template), or it reads a name (`name`) that no template is given."""
+
+    message: str
+    label: str
+    help: str
+    line: int | None = None
+    name: str | None = None
+
+
+def template_problems(text: str) -> list[TemplateProblem]:
+    """What jinja2's own parser and compiler find wrong with a template before any row reaches it.
+
+    >>> [p.name for p in template_problems("{{ critrion }} {% for m in messages %}{{ m }}{% endfor %}")]
+    ['critrion', 'messages']
+    >>> template_problems("{{ response ")[0].line
+    1
+    """
+    env = template_env()
+    try:
+        compiled_template(text)  # parses, and checks that every filter and test exists
+    except jinja2.TemplateSyntaxError as exc:
+        return [_not_compiled(exc, env)]
+    used = jinja2.meta.find_undeclared_variables(env.parse(text))
+    unknown = used - set(TEMPLATE_VARIABLES) - set(env.globals)  # `range`, `dict`, ... are given
+    return [_not_given(name) for name in sorted(unknown, key=text.find)]
+
+
+def _not_compiled(exc: jinja2.TemplateSyntaxError, env: jinja2.Environment) -> TemplateProblem:
+    unknown = re.match(r"No (filter|test) named '(\w+)'", exc.message or "")
+    if unknown is None:
+        return TemplateProblem(f"is not valid jinja2: {exc.message}", "syntax error",
+                               "check that every `{{` has its `}}` and every `{%` block its `end`",
+                               exc.lineno)
+    kind, name = unknown[1], unknown[2]
+    known = env.filters if kind == "filter" else env.tests
+    return TemplateProblem(f"uses the {kind} `{name}`, which jinja2 does not have",
+                           f"unknown {kind}", did_you_mean(name, known)
+                           or f"a template may use jinja2's built-in {kind}s only", exc.lineno)
+
+
+def _not_given(name: str) -> TemplateProblem:
+    given = ", ".join(f"`{v}`" for v in TEMPLATE_VARIABLES)
+    return TemplateProblem(f"uses `{name}`, which a judge template is not given", "not defined",
+                           did_you_mean(name, TEMPLATE_VARIABLES)
+                           or f"a judge template is given {given} only; row columns and "
+                           "`messages` are not: put what the judge needs in the criterion",
+                           name=name)
+
+
+def rendered(request: JudgeRequest) -> str | Failed:
+    """The request's prompt, or why its template failed on this row (a filter that raises on
+    the row's text): that request fails alone, as an `error` verdict, never the whole run."""
+    try:
+        return request.render()
+    except Exception as exc:  # noqa: BLE001 - jinja2 and the sandbox raise many kinds
+        return Failed(ERROR, f"{TEMPLATE_FAILED}: {type(exc).__name__}: {exc}")
+
+
+def judge_rendered(judge: Judge, requests: list[JudgeRequest]) -> list[float | Failed]:
+    """`judge.judge(requests)`, except that a request whose template fails on its row is that
+    failure and never reaches the backend. Every judge call goes through here
+    (`Services.judge`), so every backend and pinned verdicts in tests treat it alike."""
+    prompts = [rendered(r) for r in requests]
+    ok = [r for r, p in zip(requests, prompts) if not isinstance(p, Failed)]
+    verdicts = iter(judge.judge(ok) if ok else [])
+    return [p if isinstance(p, Failed) else next(verdicts) for p in prompts]
 
 
 class Judge(Protocol):

@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rubricc import nodes as n
-from rubricc.checked import callee_path
+from rubricc.checked import callee_path, judge_items
 from rubricc.interpreter import RowEval
-from rubricc.judges import PinnedJudge
+from rubricc.judges import TEMPLATE_FAILED, PinnedJudge
 from rubricc.runtime import values as V
 from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.scorer import Scorer
 from rubricc.source import Source, Span
 
-EXPECTATION_FAILED, ORDERING_FAILED = "X001", "X002"
+EXPECTATION_FAILED, ORDERING_FAILED, TEMPLATE_FAILS = "X001", "X002", "S007"
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,23 @@ def run_test(scorer: Scorer, test: n.Test, sources: dict[str, Source], judge=Non
     expects = [s for s in test.body if isinstance(s, n.Expect)]
     if expects or not any(isinstance(s, n.Prefer) for s in test.body):
         [result] = scorer.score_rows([row], judge=judge).rows
+        failures += template_failures(scorer, test, result)
         failures += [msg for e in expects if (msg := check_expect(scorer, e, result, sources))]
     for prefer in (s for s in test.body if isinstance(s, n.Prefer)):
         failures += [msg for msg in [check_prefer(scorer, prefer, row, judge)] if msg]
     return TestOutcome(scorer.name, test.name, not failures, test.span, "\n".join(failures))
+
+
+def template_failures(scorer: Scorer, test: n.Test, result: RowResult) -> list[str]:
+    """A judge whose template fails on the test's row fails the test, even when its verdict is
+    pinned (`given x = yes`) or the test expects the error: every judge request a test reaches
+    is rendered (`judges.judge_rendered`), and a template that fails there fails at `score`."""
+    judges = {i.name for i in judge_items(scorer.checked)}
+    failed = [(name, message) for name, r in result.items.items() if name in judges
+              for message in [r.message, *(c.message for c in r.criteria)]
+              if message.startswith(TEMPLATE_FAILED)]
+    return [f"{test.span}: {TEMPLATE_FAILS} judge `{name}` cannot render its prompt on this test's row: {message}"
+            for name, message in dict.fromkeys(failed)]
 
 
 def constant(expr):

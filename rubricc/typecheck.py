@@ -7,6 +7,7 @@ default. The output, a `Checked` rubric, is what lint, lowering and the interpre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rubricc import nodes as n
@@ -26,9 +27,11 @@ from rubricc.checked import (
     proven_present,
 )
 from rubricc.diagnostics import Diagnostic, did_you_mean, error
+from rubricc.judges import TemplateProblem, template_problems
 from rubricc.lint.walk import walk
 from rubricc.parser import deep_walks
 from rubricc.resolve import Program, RubricScope
+from rubricc.source import Source, Span
 
 MAX_INLINED = 100_000
 """Nodes a definition may grow to once its calls are inlined: `g(x) = f(x) + f(x)` doubles at
@@ -42,7 +45,7 @@ def check_program(program: Program) -> list[Checked]:
 
 
 def check_rubric(program: Program, scope: RubricScope) -> Checked:
-    checker = Checker(scope, program.diagnostics)
+    checker = Checker(scope, program.diagnostics, program.sources)
     with deep_walks:
         return checker.run()
 
@@ -54,9 +57,11 @@ class Binding:
 
 
 class Checker:
-    def __init__(self, scope: RubricScope, diagnostics: list[Diagnostic]):
+    def __init__(self, scope: RubricScope, diagnostics: list[Diagnostic],
+                 sources: dict[str, Source] | None = None):
         self.scope = scope
         self.diags = diagnostics
+        self.sources = sources or {}  # to point into a template at the line that fails
         self.types: dict[int, t.Type] = {}
         self.def_types: dict[str, t.Type] = {}
         self.def_sizes: dict[int, int] = {}
@@ -85,6 +90,7 @@ class Checker:
             elif isinstance(member, n.Def):
                 self.def_type(member)
         checked = Checked(self.scope, inputs, items, self.types)
+        self.check_templates(items)
         self.check_routes(checked, env)
         score_env = {k: b for k, b in env.items() if b.kind != "var"}
         score_env |= {s: Binding("itemset", t.ANY) for s in ITEMSETS}
@@ -468,6 +474,57 @@ class Checker:
                 size = min(size + self.inlined_size(found), MAX_INLINED + 1)
             self.def_sizes[key] = size
         return self.def_sizes[key]
+
+    # ---- judge templates -----------------------------------------------------------------------
+
+    def check_templates(self, items: list[ItemInfo]) -> None:
+        """S007: the templates declared in the rubric and those its judge items use (a file's
+        own) must parse and read only the names every template is given; a file-level template
+        no judge uses never renders and is not checked. Reported once per template."""
+        used = [i.template for i in items if i.template is not None]
+        for template in dict.fromkeys([*self.scope.templates.values(), *used]):
+            for problem in template_problems(template.text):
+                d = self.template_diagnostic(template, problem)
+                if d not in self.diags:
+                    self.diags.append(d)
+
+    def template_diagnostic(self, template: n.Template, problem: TemplateProblem) -> Diagnostic:
+        span = self.template_line(template, problem.line) if problem.name is None \
+            else self.template_name(template, problem.name)
+        return error("S007", f"template `{template.name}` {problem.message}", span, problem.label,
+                     problem.help)
+
+    def template_name(self, template: n.Template, name: str) -> Span:
+        """The first place inside a `{{ }}` or `{% %}` where the template reads `name` (not the
+        word in its prose, nor the template's own name), or the whole template."""
+        source = self.sources.get(template.span.file)
+        if source is None:
+            return template.span
+        text, start = source.text, self.template_text_start(template, source)
+        for found in re.finditer(rf"\b{re.escape(name)}\b", text[:template.span.end]):
+            before = text[start:found.start()]
+            if found.start() >= start and max(before.rfind("{{"), before.rfind("{%")) > \
+                    max(before.rfind("}}"), before.rfind("%}")):
+                return source.span(found.start(), found.end())
+        return template.span
+
+    @staticmethod
+    def template_text_start(template: n.Template, source: Source) -> int:
+        """Where the template's text starts in the source: after its opening quote."""
+        opening = re.compile(r'"""|"').search(source.text, template.span.start, template.span.end)
+        return opening.end() if opening else template.span.start
+
+    def template_line(self, template: n.Template, line: int | None) -> Span:
+        """Line `line` of the template's text in the source, or the whole template."""
+        source = self.sources.get(template.span.file)
+        if source is None or line is None:
+            return template.span
+        opening = self.template_text_start(template, source)
+        at = min(source.position(opening)[0] + line - 1, template.span.end_line)
+        text = source.line_text(at)
+        start = max(source.line_starts[at - 1] + len(text) - len(text.lstrip()), opening)
+        end = min(source.line_starts[at - 1] + len(text), template.span.end)
+        return source.span(start, max(start + 1, end))
 
     # ---- narrowing -----------------------------------------------------------------------------
 

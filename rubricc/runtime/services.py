@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 from rubricc.builtins import REGISTRY
-from rubricc.judges import Judge, JudgeRequest, JudgeRequired
+from rubricc.judges import Judge, JudgeRequest, JudgeRequired, judge_rendered
 from rubricc.runtime import values as V
 from rubricc.runtime.pool import WorkerPool, call_target
 
@@ -76,7 +76,7 @@ class Services:
                                 "(judge= in the Python API, --judge on the command line)")
         started, before = time.perf_counter(), _backend_account(self.judge_backend)
         try:
-            return self.judge_backend.judge(requests)
+            return judge_rendered(self.judge_backend, requests)
         finally:
             self.account["judge_s"] += time.perf_counter() - started
             self.account["judge_requests"] += len(requests)
