@@ -7,11 +7,13 @@ small helpers here read expressions the same way in every later stage.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc import types as t
 from rubricc.resolve import RubricScope
+from rubricc.runtime import values as V
 
 TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
 ITEMSETS = ("items", "checks", "judges")
@@ -121,12 +123,47 @@ def all_items(checked: Checked) -> list[ItemInfo]:
     """Every column of a rubric, routed rubrics' columns included (named `case.item`)."""
     if not checked.routes:
         return checked.items
-    out = []
-    for key, sub in checked.routes.items():
-        prefix = key if key is not None else "default"
-        out += [ItemInfo(f"{prefix}.{i.name}", i.kind, i.node, i.weight, i.tier, i.template, i.region)
-                for i in all_items(sub)]
-    return out
+    return [dataclasses.replace(i, name=routed_name(case, i.name))
+            for case, sub in checked.routes.items() for i in all_items(sub)]
+
+
+# Route choice and column names are written here once; both engines and `explain` call these.
+
+
+def choose_route(checked: Checked, key) -> str | None | V.Failed:
+    """The route case a row's key picks: the case equal to it (`""` included), else `default`
+    (the None case). A failed key stays failed; a key with no case and no default is an error.
+
+    The key is compared only with case keys, which are text: any other value (a number, a list,
+    none) goes to `default`.
+    """
+    if isinstance(key, V.Failed):
+        return key
+    if isinstance(key, str) and key in checked.routes:
+        return key
+    if None in checked.routes:
+        return None
+    return V.Failed(V.ERROR, f"no route for {key!r} and no default")
+
+
+def route_prefix(case: str | None) -> str:
+    """A route case's column prefix: its key as written (`""` too), `default` for the default."""
+    return "default" if case is None else case
+
+
+def routed_name(case: str | None, item: str) -> str:
+    return f"{route_prefix(case)}.{item}"
+
+
+def routed_items(case: str | None, items: dict) -> dict:
+    """A routed rubric's results, renamed to the router's columns."""
+    return {routed_name(case, name): value for name, value in items.items()}
+
+
+def unrouted_items(case: str | None, sub: Checked, items: dict) -> dict:
+    """The results of route `case` (to `sub`) among a router's, by the routed rubric's names."""
+    named = {i.name: routed_name(case, i.name) for i in all_items(sub)}
+    return {name: items[full] for name, full in named.items() if full in items}
 
 
 def judge_items(checked: Checked) -> list[ItemInfo]:

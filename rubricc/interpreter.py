@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
-from rubricc.checked import AGGREGATORS, Checked, ItemInfo, all_items, callee_path
+from rubricc.checked import (
+    AGGREGATORS,
+    Checked,
+    ItemInfo,
+    all_items,
+    callee_path,
+    choose_route,
+    routed_items,
+)
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.parser import deep_walks
 from rubricc.runtime import values as V
@@ -27,18 +35,12 @@ def interpret_row(checked: Checked, row: dict, services: Services) -> RowResult:
 
 
 def _route(checked: Checked, row: dict, services: Services) -> RowResult:
-    key = RowEval(checked, row, services).eval(checked.route_key)
-    names = [(k, i.name) for k, sub in checked.routes.items() for i in all_items(sub)]
-    na = {f"{k or 'default'}.{name}": ItemResult(None, V.NA) for k, name in names}
-    if isinstance(key, V.Failed):
-        return RowResult(na, None, key.status, key.message)
-    chosen = key if key in checked.routes else None
-    if chosen not in checked.routes:
-        return RowResult(na, None, V.ERROR, f"no route for {key!r} and no default")
-    inner = interpret_row(checked.routes[chosen], row, services)
-    prefix = chosen or "default"
-    items = na | {f"{prefix}.{k}": v for k, v in inner.items.items()}
-    return RowResult(items, inner.total, inner.status, inner.message)
+    case = choose_route(checked, RowEval(checked, row, services).eval(checked.route_key))
+    na = {i.name: ItemResult(None, V.NA) for i in all_items(checked)}
+    if isinstance(case, V.Failed):
+        return RowResult(na, None, case.status, case.message)
+    inner = interpret_row(checked.routes[case], row, services)
+    return RowResult(na | routed_items(case, inner.items), inner.total, inner.status, inner.message)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 import traceback
 
 from rubricc.builtins import Regex
-from rubricc.checked import Checked, all_items
+from rubricc.checked import Checked, all_items, choose_route, routed_items
 from rubricc.codegen import Generated
 from rubricc.interpreter import RowEval
 from rubricc.ir import Function
@@ -145,27 +145,24 @@ class Scorer:
         return exc
 
     def run_routes(self, cols, size, services):
+        """Each row to the scorer of the case its key picks (`choose_route`), in one batch per
+        case; its columns renamed `case.item` (`routed_items`), the other cases' `na`."""
         groups: dict[str | None, list[int]] = {}
         rows: list[RowResult | None] = [None] * size
         for i in range(size):
             row = {k: v[i] for k, v in cols.items()}
             key = RowEval(self.checked, row, services).eval(self.checked.route_key)
-            if isinstance(key, V.Failed):
-                rows[i] = RowResult({}, None, key.status, key.message)
-                continue
-            chosen = key if key in self.routes else None
-            if chosen not in self.routes:
-                rows[i] = RowResult({}, None, V.ERROR, f"no route for {key!r} and no default")
-                continue
-            groups.setdefault(chosen, []).append(i)
+            case = choose_route(self.checked, key)
+            if isinstance(case, V.Failed):
+                rows[i] = RowResult({}, None, case.status, case.message)
+            else:
+                groups.setdefault(case, []).append(i)
         counts: dict[str, int] = {}
-        for key, idx in groups.items():
+        for case, idx in groups.items():
             sub_cols = {k: [v[i] for i in idx] for k, v in cols.items()}
-            sub_rows, sub_counts = self.routes[key].run(sub_cols, len(idx), services)
+            sub_rows, sub_counts = self.routes[case].run(sub_cols, len(idx), services)
             for i, r in zip(idx, sub_rows):
-                prefix = key or "default"
-                rows[i] = RowResult({f"{prefix}.{k}": v for k, v in r.items.items()},
-                                    r.total, r.status, r.message)
+                rows[i] = RowResult(routed_items(case, r.items), r.total, r.status, r.message)
             for k, v in sub_counts.items():
                 counts[k] = counts.get(k, 0) + v
         na = {name: ItemResult(None, V.NA) for name in self.names}

@@ -1,0 +1,93 @@
+"""Route choice and `case.item` names, one rule in both engines and in `explain`.
+
+Each case in tests/cases/routes/ is a rubric `NAME.rubric` whose last rubric routes, and rows in
+`NAME.jsonl`: a row and the items it must score (every other column is `na`). Both engines must
+give those values, and the batch tensors must say what the rows say.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rubricc.checked import all_items
+from rubricc.explain import explain_row
+from rubricc.interpreter import interpret_row
+from rubricc.pipeline import compile
+from rubricc.runtime import values as V
+
+CASES = Path(__file__).parent / "cases" / "routes"
+
+
+def load(name: str) -> tuple[list[dict], list[dict]]:
+    lines = [json.loads(x) for x in (CASES / f"{name}.jsonl").read_text().splitlines() if x.strip()]
+    return [x["row"] for x in lines], [x["expect"] for x in lines]
+
+
+@pytest.fixture(params=sorted(p.stem for p in CASES.glob("*.rubric")))
+def case(request):
+    scorer = compile(CASES / f"{request.param}.rubric", rubric="router")
+    yield scorer, *load(request.param)
+    scorer.close()
+
+
+def test_the_rows_score_the_expected_items_in_both_engines(case) -> None:
+    scorer, rows, expected = case
+    batch = scorer.score_rows(rows)
+    services = scorer.services()
+    for row, compiled, want in zip(rows, batch.rows, expected):
+        interpreted = interpret_row(scorer.checked, row, services)
+        for result in (compiled, interpreted):
+            assert set(result.items) == set(scorer.names), row
+            got = {k: v.value for k, v in result.items.items() if v.status != V.NA}
+            assert got == want, row
+
+
+def test_the_tensors_agree_with_the_rows(case) -> None:
+    scorer, rows, expected = case
+    batch = scorer.score_rows(rows)
+    for r, want in enumerate(expected):
+        for c, name in enumerate(batch.names):
+            if name in want:
+                assert batch.values[r, c].item() == want[name], (r, name)
+                assert batch.status_of(r, name) == V.OK, (r, name)
+            else:
+                assert math.isnan(batch.values[r, c].item()), (r, name)
+                assert batch.status_of(r, name) == V.NA, (r, name)
+    assert batch.valid.all()
+
+
+def test_the_empty_key_is_its_own_case_not_the_default() -> None:
+    scorer = compile(CASES / "empty_key.rubric", rubric="router")
+    assert scorer.names == [i.name for i in all_items(scorer.checked)]
+    assert scorer.names == [".long", "math.correct", "default.short"]
+    scorer.close()
+
+
+def test_explain_shows_the_case_a_row_took(case) -> None:
+    scorer, rows, expected = case
+    batch = scorer.score_rows(rows)
+    services = scorer.services()
+    for row, result, want in zip(rows, batch.rows, expected):
+        text = explain_row(scorer.checked, row, result, scorer.sources, services)
+        for name, value in want.items():
+            item = name.rsplit(".", 1)[1]
+            assert f"where {item} = {value:.4g}" in text, text
+
+
+def test_a_key_with_no_case_and_no_default_is_an_error_in_both_engines() -> None:
+    scorer = compile('''
+        rubric a { check one: 1 }
+        rubric router { input task: text  route by task { "": a } }
+    ''', rubric="router")
+    rows = [{"task": "x", "response": ""}, {"task": "", "response": ""}]
+    batch = scorer.score_rows(rows)
+    interpreted = [interpret_row(scorer.checked, r, scorer.services()) for r in rows]
+    scorer.close()
+    for result in (batch.rows[0], interpreted[0]):
+        assert (result.status, result.message) == (V.ERROR, "no route for 'x' and no default")
+    assert [r.total for r in (batch.rows[1], interpreted[1])] == [1.0, 1.0]
+    assert batch.valid.tolist() == [False, True]
