@@ -85,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--row", type=int, required=True,
                    help="the row's line in the data file (1-based, blank lines counted)")
     e.add_argument("--name", help="which rubric, when the file holds several")
+    judge_options(e, "judges the rubric's judge items")
     e.set_defaults(run=cmd_explain)
 
     b = sub.add_parser("calibrate", help="judge verdicts against human labels, per judge item")
@@ -407,10 +408,11 @@ def cmd_explain(args) -> int:
     if row.problem:
         err.print(row.problem, markup=False, soft_wrap=True)
         return 1
+    judge = load_judge(args)
     try:
-        [result] = scorer.score_rows([row.data]).rows
-        out.print(explain_row(scorer.checked, row.data, result, scorer.sources, scorer.services()),
-                  markup=False)
+        [result] = scorer.score_rows([row.data], judge=judge).rows
+        out.print(explain_row(scorer.checked, row.data, result, scorer.sources,
+                              scorer.services(judge)), markup=False)
     finally:
         scorer.close()
     return 0

@@ -4,12 +4,19 @@
      +  where has_answer = 1  <- final != none
      +  where correct = 0     <- math_equal(final, answer)
      +    where final = "41"  <- final_answer(strip_think(response))
+
+A judge item shows what the judge said, and a `judge each` item each criterion of the row:
+
+     +  where plain = 0.75  <- "Uses language a layperson understands."
+     +    verdict rating 4 of 5
+     +  where criteria = 0.6  <- rubric
+     +    criterion 'Cites a source.' (weight 2): P(yes) = 0.4
 """
 
 from __future__ import annotations
 
 from rubricc import nodes as n
-from rubricc.checked import Checked
+from rubricc.checked import Checked, choose_route, unrouted_items
 from rubricc.interpreter import RowEval
 from rubricc.runtime import values as V
 from rubricc.runtime.result import RowResult
@@ -46,9 +53,11 @@ def _item_lines(checked: Checked, info, item, evaluator: RowEval, text) -> list[
     lines = [f" +  where {info.name} = {shown}  <- {text(expr)}"]
     if item.message:
         lines.append(f" +    because {item.message}")
+    if info.kind == "judge" and item.status == V.OK:
+        lines.append(f" +    verdict {_verdict(item.value, info.scale)}")
     for c in item.criteria:
-        verdict = _num(c.value) if c.status == V.OK else c.status
-        lines.append(f" +    criterion (weight {c.weight:g}) = {verdict}  <- {c.text!r}")
+        verdict = _verdict(c.value, info.scale) if c.status == V.OK else f"{c.status}: {c.message}"
+        lines.append(f" +    criterion {c.text!r} (weight {c.weight:g}): {verdict}")
     if item.status not in (V.SKIPPED, V.NA):
         for let in _lets_used(checked, expr):
             value = evaluator.eval(n.Name(let, expr.span))
@@ -56,16 +65,23 @@ def _item_lines(checked: Checked, info, item, evaluator: RowEval, text) -> list[
     return lines
 
 
+def _verdict(value: float, scale: int | None) -> str:
+    """What the judge said: P(yes), or for `scale N` the expected rating (the item's value is
+    (rating - 1) / (N - 1))."""
+    if scale is None:
+        return f"P(yes) = {_num(value)}"
+    return f"rating {_num(1 + value * (scale - 1))} of {scale}"
+
+
 def _explain_route(checked: Checked, row: dict, result: RowResult, sources, services) -> str:
     key = RowEval(checked, row, services).eval(checked.route_key)
-    chosen = key if key in checked.routes else None
-    if chosen not in checked.routes:
+    case = choose_route(checked, key)
+    if isinstance(case, V.Failed):
         return f"score could not be computed ({result.status}): {result.message}"
-    prefix = f"{chosen or 'default'}."
-    inner = RowResult({k[len(prefix):]: v for k, v in result.items.items() if k.startswith(prefix)},
-                      result.total, result.status, result.message)
-    sub = checked.routes[chosen]
-    head = f"routed by {_text_of(sources)(checked.route_key)} = {key!r} to `{sub.name}`"
+    sub = checked.routes[case]
+    inner = RowResult(unrouted_items(case, sub, result.items), result.total, result.status,
+                      result.message)
+    head = f"routed by {_text_of(sources)(checked.route_key)} = {_show(key)} to `{sub.name}`"
     return head + "\n" + explain_row(sub, row, inner, sources, services)
 
 

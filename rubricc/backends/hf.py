@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
 from rubricc.backends import packing, verdicts
-from rubricc.judges import JudgeRequest
+from rubricc.judges import JudgeRequest, JudgeRequired
 from rubricc.runtime.values import ERROR, Failed
 
 PACKABLE = ("eager", "sdpa")
@@ -45,6 +47,10 @@ PACKABLE = ("eager", "sdpa")
 
 class PackingUnsupported(ValueError):
     """This model cannot score packed criteria exactly; `packed=False` can."""
+
+
+class JudgeUnavailable(JudgeRequired):
+    """A lazily loaded judge whose model could not be loaded at its first request."""
 
 
 class HFJudge:
@@ -58,28 +64,76 @@ class HFJudge:
         prompt longer than that runs alone). Memory also grows with the 4-D mask, rows x L x L.
     chat_template: wrap the prompt in the tokenizer's chat template when it has one.
     packed: pack the criteria about one response into one sequence.
+    lazy: load the model and tokenizer at the first request rather than now, so that a batch
+        the verdict cache answers whole never loads them (`load_judge` builds it so).
     """
 
     def __init__(self, model, tokenizer=None, device=None, dtype=None, attn_implementation=None,
-                 batch_tokens: int = 8192, chat_template: bool = True, packed: bool = True):
-        self.model = load_model(model, device, dtype, attn_implementation)
-        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(model, self.model)
+                 batch_tokens: int = 8192, chat_template: bool = True, packed: bool = True,
+                 lazy: bool = False):
+        self.source = model
+        self.given_tokenizer = tokenizer
+        self.options = {"device": device, "dtype": dtype,
+                        "attn_implementation": attn_implementation}
         self.batch_tokens = batch_tokens
-        self.chat_template = chat_template and bool(getattr(self.tokenizer, "chat_template", None))
+        self.use_chat_template = chat_template
         self.packed = packed
-        if packed:
-            problem = packing_problem(self.model.config)
+        self.account: Counter = Counter()
+        """forwards, tokens (real), padded_tokens, forward_s: what the passes cost so far."""
+        self.lazy = lazy
+        if not lazy:
+            self.answers  # noqa: B018 -- model and tokenizer now, so that a bad one fails here
+
+    # ---- loaded on first use: `lazy=True` waits for the first request the cache cannot answer
+
+    @cached_property
+    def model(self):
+        with self.loading():
+            model = load_model(self.source, **self.options)
+            problem = packing_problem(model.config) if self.packed else None
             if problem:
                 raise PackingUnsupported(f"{problem}; pass packed=False to run each criterion "
                                          "as its own sequence")
-        config = self.model.config
-        self.max_positions = getattr(config, "max_position_embeddings", None)
-        self.window = sliding_window(config)
-        self.pad_id = next((i for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id)
-                            if i is not None), 0)
-        self.answers = AnswerTokens(self.tokenizer)
-        self.account: Counter = Counter()
-        """forwards, tokens (real), padded_tokens, forward_s: what the passes cost so far."""
+        return model
+
+    @cached_property
+    def tokenizer(self):
+        if self.given_tokenizer is not None:
+            return self.given_tokenizer
+        with self.loading():
+            return load_tokenizer(self.source, self.model)
+
+    @contextmanager
+    def loading(self):
+        """A lazy judge's load fails inside scoring: as JudgeRequired, it reaches the caller as
+        itself rather than as an error at the rubric line that asked."""
+        try:
+            yield
+        except (OSError, ValueError) as exc:
+            if not self.lazy:
+                raise
+            raise JudgeUnavailable(f"the judge {self.source} cannot be loaded: {exc}") from exc
+
+    @cached_property
+    def chat_template(self) -> bool:
+        return self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
+
+    @cached_property
+    def max_positions(self) -> int | None:
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    @cached_property
+    def window(self) -> int | None:
+        return sliding_window(self.model.config)
+
+    @cached_property
+    def pad_id(self) -> int:
+        return next((i for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id)
+                     if i is not None), 0)
+
+    @cached_property
+    def answers(self) -> AnswerTokens:
+        return AnswerTokens(self.tokenizer)
 
     # ---- the Judge protocol --------------------------------------------------------------------
 

@@ -135,7 +135,10 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def load_judge(config: JudgeConfig) -> Judge:
-    """The backend a configuration names, behind the verdict cache unless `cache` is false."""
+    """The backend a configuration names, behind the verdict cache unless `cache` is false.
+
+    An `hf:` judge loads its model at the first request the cache cannot answer: a rerun that
+    the cache answers whole loads nothing."""
     try:
         kind, model, base_url = config.parts()
     except ValueError as exc:
@@ -144,7 +147,7 @@ def load_judge(config: JudgeConfig) -> Judge:
         from rubricc.backends.hf import HFJudge
 
         judge = HFJudge(model, device=config.device, dtype=config.dtype,
-                        attn_implementation=config.attn_implementation)
+                        attn_implementation=config.attn_implementation, lazy=True)
     elif kind == "openai":
         from rubricc.backends.openai_compat import OpenAIJudge
 
