@@ -201,7 +201,7 @@ def cmd_probe(args) -> int:
             row = dataclasses.replace(row, data={"response": ""} | row.data)
         checked = validate(row, scorer.inputs, args.data)
         if checked.problem:
-            err.print(f"row not probed: {checked.problem}", markup=False)
+            err.print(f"row not probed: {checked.problem}", markup=False, soft_wrap=True)
             continue
         rows.append(checked.data)
         if len(rows) == args.rows:

@@ -11,13 +11,14 @@ import time
 import traceback
 
 from rubricc.builtins import Regex
-from rubricc.checked import Checked, all_items, choose_route, routed_items
+from rubricc.checked import Checked, all_items, choose_route, judge_items, routed_items
 from rubricc.codegen import Generated
 from rubricc.interpreter import RowEval
 from rubricc.ir import Function
 from rubricc.judges import Judge, JudgeRequired
 from rubricc.runtime import values as V
 from rubricc.runtime.batch import RewardBatch
+from rubricc.runtime.judge_plan import run_planned
 from rubricc.runtime.kernels import BatchRuntime
 from rubricc.runtime.pool import WorkerPool
 from rubricc.runtime.result import ItemResult, RowResult
@@ -120,12 +121,17 @@ class Scorer:
     def run(self, cols: dict[str, list], size: int, services: Services):
         if self.routes:
             return self.run_routes(cols, size, services)
-        rt = BatchRuntime(self.checked, cols, size, services)
         try:
-            rows = self.entry()(rt)
+            if self.judged:  # every judge item's requests in one backend call (judge_plan)
+                return run_planned(self.entry(), self.checked, cols, size, services)
+            rt = BatchRuntime(self.checked, cols, size, services)
+            return self.entry()(rt), dict(rt.calls)
         except Exception as exc:
             raise self.locate(exc) from exc
-        return rows, dict(rt.calls)
+
+    @property
+    def judged(self) -> bool:
+        return bool(judge_items(self.checked))
 
     def entry(self):
         if self._entry is None:
