@@ -80,3 +80,25 @@ def test_heavy_built_ins_run_once_across_the_two_passes(monkeypatch):
         scorer.close()
     first, second = seen  # math_equal's op, in each pass: the second computes nothing new
     assert first > 0 and second == 0 and batch.counts["computed"] == first
+
+
+EACH = """
+rubric per_row {
+    input answer: text
+    input rubric: list[{text: text, weight: number}]
+    let right = math_equal(answer, "4")
+    judge each item in rubric weight item.weight: if right then item.text else "Is wrong."
+}
+"""
+
+
+def test_a_heavy_let_inside_a_criterion_runs_once_per_distinct_row():
+    scorer = rubricc.compile(EACH)
+    rubric = [{"text": "Is clear.", "weight": 1}, {"text": "Is kind.", "weight": 2}]
+    same = {"prompt": "2+2?", "answer": "4", "rubric": rubric, "response": "It is 4."}
+    try:
+        batch = scorer.score_rows([same] * 8 + [same | {"answer": "5"}], judge=Recorder())
+    finally:
+        scorer.close()
+    assert batch.valid.all()
+    assert batch.counts["heavy_calls"] == 2  # one per distinct row, over both passes of the plan

@@ -197,13 +197,19 @@ class BatchRuntime:
         return self._set_item(name, rows, results)
 
     def criteria_of(self, info, i: int, source):
+        """A row's criteria and weights, evaluated once per distinct row (its columns and the
+        source list) for the whole batch: identical rows of a GRPO group, and the second pass of
+        a judge plan, share them, with any heavy `let` they read."""
         if isinstance(source, V.Failed):
             return [], source
         row = {k: v[i] for k, v in self.columns.items()}
-        evaluator = RowEval(self.checked, row, self.services)
-        asked = [evaluator.criterion(info, elem) for elem in source or []]
-        bad = next((c for c in asked if isinstance(c, V.Failed)), None)
-        return ([] if bad else asked), bad
+        key = ("criteria", info.name, freeze(row), freeze(source))
+        if key not in self.memo:
+            evaluator = RowEval(self.checked, row, self.services)
+            asked = [evaluator.criterion(info, elem) for elem in source or []]
+            bad = next((c for c in asked if isinstance(c, V.Failed)), None)
+            self.memo[key] = (([] if bad else asked), bad)
+        return self.memo[key]
 
     # ---- the score -----------------------------------------------------------------------------
 
