@@ -2,7 +2,8 @@
 
 The source is deterministic (a test compares two runs) and printable (`rubricc compile --emit
 python`); each line ends with the rubric line it came from, and `line_map` sends an exception raised
-inside the generated function back to that rubric span.
+inside the generated function back to that rubric span. Judge templates are hoisted to named
+constants above the function (`DEFAULT_TEMPLATE`, `TEMPLATE_1`, ...), not repeated on every line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rubricc.ir import Const, Function, Op, Ref
+from rubricc.judges import DEFAULT_TEMPLATE
 from rubricc.source import Span
 
 RUNTIME_NAMES = {"list": "list_", "len": "length"}  # op kinds that are Python keywords/builtins
@@ -26,7 +28,9 @@ class Generated:
         return op.span if op else None
 
 
-def operand(a) -> str:
+def operand(a, names: dict[str, str] | None = None) -> str:
+    if names and isinstance(a, str) and a in names:
+        return names[a]
     if isinstance(a, Ref):
         if a.name.startswith("item:"):
             return f"rt.item_col({a.name[5:]!r})"
@@ -38,23 +42,41 @@ def operand(a) -> str:
     return repr(a)
 
 
-def emit(op: Op) -> str:
+def emit(op: Op, names: dict[str, str] | None = None) -> str:
     method = RUNTIME_NAMES.get(op.kind, op.kind)
-    args = ", ".join([op.rows] + [operand(a) for a in op.args])
+    args = ", ".join([op.rows] + [operand(a, names) for a in op.args])
     if op.kind == "score":
         return f"return rt.finish({op.rows}, {operand(op.args[0])})"
     return f"{op.dst} = rt.{method}({args})"
 
 
+def templates(fn: Function) -> dict[str, str]:
+    """Judge templates, hoisted to named constants: text -> name, in order of first use."""
+    names: dict[str, str] = {}
+    for op in fn.ops:
+        text = op.args[-1] if op.kind == "judge" else None
+        if isinstance(text, str) and text not in names:
+            custom = sum(name != "DEFAULT_TEMPLATE" for name in names.values())
+            names[text] = "DEFAULT_TEMPLATE" if text == DEFAULT_TEMPLATE else f"TEMPLATE_{custom + 1}"
+    return names
+
+
+def literal(text: str) -> str:
+    """A string as Python source, over several lines when it can be written that way."""
+    if "\\" in text or "\r" in text or "'''" in text or text.endswith("'"):
+        return repr(text)  # a backslash or a carriage return would read differently
+    return f"'''{text}'''"
+
+
 def generate(fn: Function) -> Generated:
-    lines = [
-        f"# rubric {fn.rubric}, compiled by rubricc from {fn.file}",
-        "def score_batch(rt):",
-        "    R0 = rt.all_rows()",
-    ]
+    names = templates(fn)
+    lines = [f"# rubric {fn.rubric}, compiled by rubricc from {fn.file}"]
+    for text, name in names.items():
+        lines += (f"{name} = {literal(text)}").splitlines()
+    lines += ["def score_batch(rt):", "    R0 = rt.all_rows()"]
     line_map: dict[int, Op] = {}
     for op in fn.ops:
-        code = "    " + emit(op)
+        code = "    " + emit(op, names)
         where = f"  # {fn.file}:{op.span.line}"
         lines.append(code + (where + f" {op.note}" if op.note else where))
         line_map[len(lines)] = op

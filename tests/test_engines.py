@@ -93,6 +93,25 @@ def test_generated_code_is_deterministic():
     assert sources[0] == sources[1]
 
 
+def test_judge_templates_are_named_constants_in_the_generated_code():
+    text = (
+        'template terse = """Grade the response.\n<response-{{ fence }}>\n{{ response }}\n'
+        '</response-{{ fence }}>\nCriterion: {{ criterion }}"""\n'
+        'template latex = "Grade \\boxed{} answers. <r>{{ response }}</r> {{ criterion }}"\n'
+        'rubric judged {\n judge a: "Is clear."\n judge b template terse: "Is kind."\n'
+        ' judge c: "Is brief."\n judge d template latex: "Is right."\n}\n')
+    [checked] = front(text).rubrics
+    source = build(checked).python_source()
+    assert source.count("You are grading a response") == 1 and source.count("Grade the response.") == 1
+    assert "rt.judge(R0, 'a', 'Is clear.', DEFAULT_TEMPLATE)" in source
+    assert "rt.judge(R0, 'b', 'Is kind.', TEMPLATE_1)" in source
+    assert "TEMPLATE_2 = 'Grade \\\\boxed{}" in source  # a backslash: written with repr
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - our own generated code
+    assert namespace["TEMPLATE_1"] == checked.item("b").template.text
+    assert namespace["TEMPLATE_2"] == checked.item("d").template.text
+
+
 def test_dedupe_computes_each_call_once_per_batch():
     [checked] = front(ROOT / "rubrics" / "math" / "answer.rubric").rubrics
     scorer = build(checked)
