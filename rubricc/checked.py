@@ -8,6 +8,7 @@ small helpers here read expressions the same way in every later stage.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
@@ -73,7 +74,13 @@ class Checked:
         return self.rubric.of_type(n.Test)
 
     def item(self, name: str) -> ItemInfo | None:
-        return next((i for i in self.items if i.name == name), None)
+        return self.items_by_name.get(name)
+
+    @functools.cached_property
+    def items_by_name(self) -> dict[str, ItemInfo]:
+        """Items by name, built once: lint and the kernels look items up for every op, and a
+        scan of the list made compile time quadratic in the number of items."""
+        return {i.name: i for i in reversed(self.items)}  # the first of a duplicated name wins
 
     def type_of(self, expr: n.Expr) -> t.Type:
         return self.types.get(id(expr), t.ANY)

@@ -244,6 +244,13 @@ def _resolve_route(program: Program, scope: RubricScope, route: n.Route,
             program.diagnostics.append(error("N007", f"route case {label} appears twice",
                                              arm.span, "duplicate case"))
             continue
+        if (arm.key is None and "default" in scope.routes) or (arm.key == "default" and None in scope.routes):
+            program.diagnostics.append(error(
+                "N007", 'route case "default" and the `default:` case both name their items '
+                "`default.ITEM`", arm.span, "same names as another case",
+                'rename the case: a task column value "default" cannot share its name with the '
+                "fallback"))
+            continue
         target = _find_rubric(scope.namespace, arm.target)
         if target is None:
             known = list(scope.namespace.rubrics) + [

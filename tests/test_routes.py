@@ -91,3 +91,13 @@ def test_a_key_with_no_case_and_no_default_is_an_error_in_both_engines() -> None
         assert (result.status, result.message) == (V.ERROR, "no route for 'x' and no default")
     assert [r.total for r in (batch.rows[1], interpreted[1])] == [1.0, 1.0]
     assert batch.valid.tolist() == [False, True]
+
+
+@pytest.mark.parametrize("arms", ['"default": a, default: b', 'default: b, "default": a'])
+def test_a_case_named_default_beside_the_default_is_an_error(arms: str) -> None:
+    from rubricc.pipeline import front
+
+    result = front(f"rubric a {{ check ok: true }}\nrubric b {{ check ok: true }}\n"
+                   f"rubric router {{\n    input task: text\n    route by task {{ {arms} }}\n}}\n")
+    [d] = [d for d in result.diagnostics if d.is_error]
+    assert d.code == "N007" and "`default.ITEM`" in d.message and d.span.line == 5
