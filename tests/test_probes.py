@@ -6,6 +6,7 @@ its judge items with `GullibleJudge`, scripted verdicts that fall for the publis
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import subprocess
@@ -348,13 +349,8 @@ def test_every_code_probe_response_is_valid_python() -> None:
     for p in PROBES:
         if p.family == "code":
             for response in p.responses(ctx):
-                compile_python(code_of(response))
+                builtins.compile(code_of(response), "<probe>", "exec")
     assert code_probes.fence("x = 1") == "```python\nx = 1\n```"
-
-
-def compile_python(source: str) -> None:
-    __builtins__["compile"](source, "<probe>", "exec") if isinstance(__builtins__, dict) \
-        else __builtins__.compile(source, "<probe>", "exec")
 
 
 @pytest.mark.parametrize("inputs, column", [

@@ -45,7 +45,7 @@ from typing import Literal
 import openai
 
 from rubricc.backends import verdicts
-from rubricc.judges import JudgeRequest
+from rubricc.judges import JudgeRequest, rendered
 from rubricc.runtime.values import ERROR, TIMEOUT, Failed
 
 LOGPROBS, TEXT, AUTO = "logprobs", "text", "auto"
@@ -149,7 +149,7 @@ class OpenAIJudge:
     # ---- the Judge protocol ----------------------------------------------------------------------
 
     def judge(self, requests: list[JudgeRequest]) -> list[float | Failed]:
-        asked = [(_render(r), r.scale) for r in requests]
+        asked = [(rendered(r), r.scale) for r in requests]
         unique = list(dict.fromkeys(a for a in asked if isinstance(a[0], str)))
         answers = dict(zip(unique, self._run(self._judge_all(unique)))) if unique else {}
         return [prompt if isinstance(prompt, Failed) else answers[(prompt, scale)]
@@ -342,9 +342,3 @@ def _seconds(value: str) -> float:
     except ValueError:
         return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
 
-
-def _render(request: JudgeRequest) -> str | Failed:
-    try:
-        return request.render()
-    except Exception as exc:  # a template that fails on this row fails this request only
-        return Failed(ERROR, f"the judge template failed: {type(exc).__name__}: {exc}")

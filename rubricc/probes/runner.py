@@ -152,7 +152,8 @@ def run_probes(scorer, rows: list[dict], *, judge=None, reference: str | None = 
     started = time.perf_counter()
     checked: Checked = scorer.checked
     report = ProbeReport(checked.name, len(rows))
-    contexts = [make_context(checked, row, reference_column(checked, reference)) for row in rows]
+    column = reference_column(checked, reference)
+    contexts = [make_context(checked, row, column) for row in rows]
     if not rows:
         report.skipped = "no rows to probe: the rubric has no tests (use `rubricc probe RUBRIC DATA`)"
         return report
@@ -160,7 +161,6 @@ def run_probes(scorer, rows: list[dict], *, judge=None, reference: str | None = 
         report.skipped = "the rubric has judge items: probes need a judge (--judge SPEC)"
         return report
     margin = margin if margin is not None else (JUDGED_MARGIN if contexts[0].judged else 0.0)
-    column = reference_column(checked, reference)
     samples = [(str(r.get("response") or ""), str(r.get(column) or "")) for r in rows] if column else []
     baselines = _find_formats(scorer, contexts, samples, judge)
     chosen = [p for p in (probes or PROBES) if judge is not None or not p.needs_judge]
@@ -176,38 +176,24 @@ def run_probes(scorer, rows: list[dict], *, judge=None, reference: str | None = 
 
 def _find_formats(scorer, contexts: list[Context], samples, judge) -> list[tuple[float, RowResult]]:
     """Give each context its shell; return each row's baseline (reward and row result)."""
-    plan: list[tuple[int, str]] = []
+    shells = [shell_candidates(ctx, samples) for ctx in contexts]
     rows: list[dict] = []
-    for index, ctx in enumerate(contexts):
-        for shell in shell_candidates(ctx, samples):
-            plan.append((index, shell))
+    for ctx, mine in zip(contexts, shells):
+        for shell in mine:
             rows.append(ctx.columns | {"response": shell.replace(MARK, ctx.right)})
             rows.append(ctx.columns | {"response": shell.replace(MARK, ctx.wrong)})
         rows.append(ctx.columns | {"response": ctx.fixed_honest})
-    results = scorer.score_rows(rows, judge=judge).rows
-    best: dict[int, tuple[float, str, RowResult]] = {}
-    plain: dict[int, float] = {}
-    at = 0
-    for index, ctx in enumerate(contexts):
-        for shell in shell_candidates(ctx, samples):
-            right, wrong = results[at], results[at + 1]
-            at += 2
-            paid = right.total if right.total is not None else -1.0
-            if shell == MARK:
-                plain[index] = paid
-            if index not in best or paid > best[index][0]:
-                best[index] = (paid, shell, wrong)
-        fixed = results[at]
-        at += 1
-        paid, shell, wrong = best[index]
-        ctx.shell = shell
-        ctx.formatted = plain.get(index, -1.0) < paid - EPSILON
-        if ctx.fixed_honest:  # code and open-ended rows: a fixed honest answer
-            wrong = fixed
-        best[index] = (paid, shell, wrong)
+    results = iter(scorer.score_rows(rows, judge=judge).rows)
     out = []
-    for index, ctx in enumerate(contexts):
-        wrong = best[index][2]
+    for ctx, mine in zip(contexts, shells):
+        paid: dict[str, tuple[float, RowResult]] = {}  # shell -> (reward of the right answer, row of the wrong)
+        for shell in mine:
+            right, wrong = next(results), next(results)
+            paid[shell] = (right.total if right.total is not None else -1.0, wrong)
+        fixed = next(results)
+        ctx.shell = max(mine, key=lambda shell: paid[shell][0])  # the first of equals wins
+        ctx.formatted = paid.get(MARK, (-1.0, None))[0] < paid[ctx.shell][0] - EPSILON
+        wrong = fixed if ctx.fixed_honest else paid[ctx.shell][1]  # code and open-ended rows
         scored = ctx.reference is not None or ctx.judged or ctx.function is not None
         out.append(((wrong.total or 0.0) if scored else 0.0, wrong))
     return out
