@@ -15,9 +15,10 @@ from rubricc import nodes as n
 from rubricc import types as t
 from rubricc.resolve import RubricScope
 from rubricc.runtime import values as V
+from rubricc.runtime.result import SET_KINDS
 
 TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
-ITEMSETS = ("items", "checks", "judges")
+ITEMSETS = tuple(SET_KINDS)
 AGGREGATORS = ("weighted_mean", "points", "mean", "sum", "min", "max", "product", "all", "any",
                "at_least")
 IMPLICIT_TYPES = {"prompt": t.TEXT, "response": t.TEXT, "messages": t.JSON}
@@ -112,17 +113,17 @@ def callee_path(e) -> tuple[str, ...] | None:
 
 
 def fold_number(e) -> float | None:
-    """The value of a constant numeric expression (`2`, `-1`, `0.5 * 2`), or None."""
+    """The value of a constant numeric expression (`2`, `-1`, `0.5 * 2`), or None, computed by
+    the runtime's operators (`runtime/values`), a failure (`1 / 0`) being None."""
     if isinstance(e, n.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
         return float(e.value)
     if isinstance(e, n.Unary) and e.op == "-":
         inner = fold_number(e.operand)
-        return None if inner is None else -inner
+        return None if inner is None else V.unary("-", inner)
     if isinstance(e, n.Binary) and e.op in "+-*/":
         a, b = fold_number(e.left), fold_number(e.right)
-        if a is None or b is None or (e.op == "/" and b == 0):
-            return None
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[e.op]
+        value = None if a is None or b is None else V.binary(e.op, a, b)
+        return None if isinstance(value, V.Failed) else value
     return None
 
 

@@ -22,6 +22,7 @@ class Generated:
     source: str
     filename: str
     line_map: dict[int, Op]
+    entry: str = "score_batch"  # `route_batch` for a router: it returns each row's route key
 
     def span_at(self, line: int) -> Span | None:
         op = self.line_map.get(line)
@@ -47,6 +48,8 @@ def emit(op: Op, names: dict[str, str] | None = None) -> str:
     args = ", ".join([op.rows] + [operand(a, names) for a in op.args])
     if op.kind == "score":
         return f"return rt.finish({op.rows}, {operand(op.args[0])})"
+    if op.kind == "route":
+        return f"return rt.route({op.rows}, {operand(op.args[0])})"
     return f"{op.dst} = rt.{method}({args})"
 
 
@@ -73,11 +76,12 @@ def generate(fn: Function) -> Generated:
     lines = [f"# rubric {fn.rubric}, compiled by rubricc from {fn.file}"]
     for text, name in names.items():
         lines += (f"{name} = {literal(text)}").splitlines()
-    lines += ["def score_batch(rt):", "    R0 = rt.all_rows()"]
+    entry = "route_batch" if fn.ops and fn.ops[-1].kind == "route" else "score_batch"
+    lines += [f"def {entry}(rt):", "    R0 = rt.all_rows()"]
     line_map: dict[int, Op] = {}
     for op in fn.ops:
         code = "    " + emit(op, names)
         where = f"  # {fn.file}:{op.span.line}"
         lines.append(code + (where + f" {op.note}" if op.note else where))
         line_map[len(lines)] = op
-    return Generated("\n".join(lines) + "\n", f"<rubricc {fn.rubric}>", line_map)
+    return Generated("\n".join(lines) + "\n", f"<rubricc {fn.rubric}>", line_map, entry)

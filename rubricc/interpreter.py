@@ -12,6 +12,7 @@ from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import (
     AGGREGATORS,
+    ITEMSETS,
     Checked,
     ItemInfo,
     all_items,
@@ -23,7 +24,7 @@ from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.parser import deep_walks
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
-from rubricc.runtime.result import Criterion, ItemResult, RowResult
+from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
 from rubricc.runtime.services import Services
 from rubricc.source import NOWHERE
 
@@ -219,7 +220,7 @@ class RowEval:
             k = self.eval(args.pop(0), local)
         entries: list[Entry] = []
         for arg in args or [n.Name("items", NOWHERE)]:
-            if isinstance(arg, n.Name) and (arg.id in self.items or arg.id in ("items", "checks", "judges")):
+            if isinstance(arg, n.Name) and (arg.id in self.items or arg.id in ITEMSETS):
                 entries += self.entries(arg.id) if arg.id not in self.items else \
                     entries_of(self.checked.item(arg.id), self.items[arg.id])
             else:
@@ -227,35 +228,5 @@ class RowEval:
         return aggregate(name, entries, k)
 
 
-def settle(text: str, weight: float, verdict) -> Criterion:
-    value = V.item_value(verdict)
-    if isinstance(value, V.Failed):
-        return Criterion(text, weight, None, value.status, value.message)
-    return Criterion(text, weight, value)
-
-
 def _entry_value(v):
     return v if isinstance(v, V.Failed) else float(v)
-
-
-def item_set(checked: Checked, name: str) -> list[ItemInfo]:
-    """The items an aggregate sees: one item by name, or a set (log-only items left out)."""
-    if name not in ("items", "checks", "judges"):
-        found = checked.item(name)
-        return [found] if found is not None else []
-    kinds = {"items": ("check", "judge", "each"), "checks": ("check",), "judges": ("judge", "each")}
-    return [i for i in checked.items if i.kind in kinds[name] and not _log_only(i)]
-
-
-def _log_only(info: ItemInfo) -> bool:
-    return info.weight == 0  # for `judge each`, only a constant weight 0
-
-
-def entries_of(info: ItemInfo, result: ItemResult) -> list[Entry]:
-    if info.kind == "each":
-        if result.status != V.OK:
-            return [Entry(result.failure() if result.status in (V.ERROR, V.TIMEOUT) else None)]
-        return [c.entry() for c in result.criteria]
-    if result.status == V.NA:
-        return [Entry(None, info.weight)]
-    return [Entry(result.as_value(), info.weight)]

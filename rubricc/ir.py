@@ -8,6 +8,16 @@ Operands are `Ref`s to earlier columns or `Const`s.
     R0  v2 = binary != (v1, none)
     R0  R1 = gate has_answer(v2) else 0
     R1  v3 = heavy math_equal(v1, col answer)
+
+`judge each` computes its criteria in a frame: `explode` gives every element of each row's list
+an index of its own (past the batch's rows), and the criterion and weight expressions run on
+those indices like any other ops. Row values they read come in through `spread`:
+
+    R0  E4 = explode v3                   # judge each c in criteria
+    E4  v5 = element
+    E4  v6 = spread v2                     # a row's `let`, once per criterion of the row
+    E4  v7 = call concat(v5, v6)
+    R0  v8 = each crit, E4, v7, 1.0
 """
 
 from __future__ import annotations
@@ -33,9 +43,13 @@ KINDS = {
     "item": "item name, operand",
     "gate": "item name, condition, fail value (dst is the row set that passes)",
     "judge": "item name, criterion operand, template text",
-    "each": "item name, source operand",
+    "explode": "list operand (dst is a frame: one index per element of each row's list)",
+    "element": "(none; rows is a frame: each index's element)",
+    "spread": "operand of the frame's rows (rows is a frame: each index's row's value)",
+    "each": "item name, frame, criterion texts, weights (both per index of the frame)",
     "aggregate": "aggregation name, k, specs (item names, sets, or operands)",
     "score": "operand",
+    "route": "key operand (a router's last op: the key column)",
 }
 
 

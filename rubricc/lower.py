@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
-from rubricc.checked import AGGREGATORS, Checked, ItemInfo, callee_path, fold_number
+from rubricc.checked import AGGREGATORS, ITEMSETS, Checked, ItemInfo, callee_path, fold_number
 from rubricc.ir import Const, Function, Op, Ref
 from rubricc.judges import DEFAULT_TEMPLATE
 from rubricc.parser import deep_walks
@@ -22,6 +22,12 @@ def lower(checked: Checked) -> Function:
         return Lowerer(checked).run()
 
 
+def lower_route(checked: Checked) -> Function:
+    """A router's function: its lets and its key, ending in a `route` op (the key column)."""
+    with deep_walks:
+        return Lowerer(checked).route()
+
+
 class Lowerer:
     def __init__(self, checked: Checked):
         self.checked = checked
@@ -30,6 +36,7 @@ class Lowerer:
         self.region = "R0"
         self.lets: dict[str, Ref] = {}
         self.items: dict[str, Ref] = {}
+        self.frame: str | None = None  # inside `judge each`: the frame its criteria run in
 
     def fresh(self, prefix: str = "v") -> str:
         self.count += 1
@@ -56,8 +63,18 @@ class Lowerer:
         else:
             total = self.expr(score, rows, {})
         self.emit("score", rows, (total,), score or self.checked.rubric, "score", dst="total")
-        scope = self.checked.scope
-        return Function(self.checked.name, scope.rubric.span.file, tuple(self.ops))
+        return self.function()
+
+    def route(self) -> Function:
+        for member in self.checked.rubric.of_type(n.Let):
+            self.lets[member.name] = self.expr(member.value, self.region, {})
+        key = self.checked.route_key
+        self.emit("route", self.region, (self.expr(key, self.region, {}),), key, "route by",
+                  dst="keys")
+        return self.function()
+
+    def function(self) -> Function:
+        return Function(self.checked.name, self.checked.scope.rubric.span.file, tuple(self.ops))
 
     # ---- items ---------------------------------------------------------------------------------
 
@@ -83,9 +100,20 @@ class Lowerer:
                                           info.node, f"judge {info.name}")
 
     def lower_each(self, info: ItemInfo) -> None:
-        source = self.expr(info.node.source, self.region, {})
-        self.items[info.name] = self.emit("each", self.region, (info.name, source), info.node,
-                                          f"judge each {info.name}")
+        """The criteria and weights run in a frame of their own, one index per element of the
+        row's list; the `each` op then asks the judge about every row's criteria together."""
+        node = info.node
+        source = self.expr(node.source, self.region, {})
+        frame = self.emit("explode", self.region, (source,), node,
+                          f"judge each {info.name}: a criterion per element", dst=self.fresh("E"))
+        local = {node.var: self.emit("element", frame.name, (), node, node.var)}
+        self.frame = frame.name
+        text = self.expr(node.criterion, frame.name, local)
+        weight = info.weight_expr
+        weight = Const(info.weight) if weight is None else self.expr(weight, frame.name, local)
+        self.frame = None
+        self.items[info.name] = self.emit("each", self.region, (info.name, frame, text, weight),
+                                          node, f"judge each {info.name}")
 
     # ---- expressions ---------------------------------------------------------------------------
 
@@ -102,10 +130,14 @@ class Lowerer:
         if e.id in local:
             return local[e.id]
         if e.id in self.items:
-            return self.items[e.id]
-        if e.id in self.lets:
-            return self.lets[e.id]
-        return self.emit("col", "R0", (e.id,), e, f"column {e.id}")
+            value = self.items[e.id]
+        elif e.id in self.lets:
+            value = self.lets[e.id]
+        else:
+            value = self.emit("col", "R0", (e.id,), e, f"column {e.id}")
+        if self.frame is None or isinstance(value, Const):
+            return value
+        return self.emit("spread", self.frame, (value,), e, f"{e.id} per criterion")
 
     def expr_ListExpr(self, e, rows, local):
         return self.emit("list", rows, tuple(self.expr(x, rows, local) for x in e.items), e)
@@ -166,7 +198,7 @@ class Lowerer:
         k = fold_number(args.pop(0)) if name == "at_least" else 0.0
         specs = []
         for arg in args or [n.Name("items", e.span)]:
-            is_item = isinstance(arg, n.Name) and (arg.id in self.items or arg.id in ("items", "checks", "judges"))
+            is_item = isinstance(arg, n.Name) and (arg.id in self.items or arg.id in ITEMSETS)
             specs.append(arg.id if is_item else self.expr(arg, rows, local))
         return self.emit("aggregate", rows, (name, k, tuple(specs)), e, name)
 

@@ -12,7 +12,7 @@ from rubricc.checked import Checked
 from rubricc.codegen import generate
 from rubricc.diagnostics import CompileError, Diagnostic, sort_key
 from rubricc.lint import lint
-from rubricc.lower import lower
+from rubricc.lower import lower, lower_route
 from rubricc.parser import deep_walks
 from rubricc.passes import optimize
 from rubricc.resolve import Program, load_path, load_text
@@ -57,12 +57,10 @@ def load_program(path_or_text: str | Path, name: str | None) -> Program:
 
 def build(checked: Checked) -> Scorer:
     """Lower, optimize and generate code for one checked rubric."""
-    if checked.routes:
-        routes = {k: build(sub) for k, sub in checked.routes.items()}
-        return Scorer(checked, None, None, routes)
+    routes = {k: build(sub) for k, sub in checked.routes.items()}
     with deep_walks:
-        function = optimize(lower(checked))
-        return Scorer(checked, function, generate(function))
+        function = optimize(lower_route(checked) if routes else lower(checked))
+        return Scorer(checked, function, generate(function), routes)
 
 
 def compile(path_or_text: str | Path, rubric: str | None = None, name: str | None = None) -> Scorer:

@@ -13,7 +13,6 @@ import traceback
 from rubricc.builtins import Regex
 from rubricc.checked import Checked, all_items, choose_route, judge_items, routed_items
 from rubricc.codegen import Generated
-from rubricc.interpreter import RowEval
 from rubricc.ir import Function
 from rubricc.judges import Judge, JudgeRequired
 from rubricc.runtime import values as V
@@ -62,15 +61,12 @@ class Scorer:
         return self.checked.inputs
 
     def python_source(self) -> str:
-        if self.routes:
-            parts = [s.python_source() for s in self.routes.values()]
-            return "\n\n".join(parts)
-        return self.generated.source
+        """The generated code: a router's own (its key) first, then each route's."""
+        parts = [self.generated.source] + [s.python_source() for s in self.routes.values()]
+        return "\n\n".join(parts)
 
     def ir_text(self) -> str:
-        if self.routes:
-            return "\n\n".join(s.ir_text() for s in self.routes.values())
-        return self.function.render()
+        return "\n\n".join([self.function.render()] + [s.ir_text() for s in self.routes.values()])
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -138,7 +134,7 @@ class Scorer:
             namespace: dict = {"Regex": Regex}  # regex constants print as Regex(...) in the code
             code = compile(self.generated.source, self.generated.filename, "exec")
             exec(code, namespace)
-            self._entry = namespace["score_batch"]
+            self._entry = namespace[self.generated.entry]
         return self._entry
 
     def locate(self, exc: Exception) -> Exception:
@@ -152,12 +148,15 @@ class Scorer:
 
     def run_routes(self, cols, size, services):
         """Each row to the scorer of the case its key picks (`choose_route`), in one batch per
-        case; its columns renamed `case.item` (`routed_items`), the other cases' `na`."""
+        case; its columns renamed `case.item` (`routed_items`), the other cases' `na`. The keys
+        come from the router's generated code, over the whole batch."""
+        try:
+            keys = self.entry()(BatchRuntime(self.checked, cols, size, services))
+        except Exception as exc:
+            raise self.locate(exc) from exc
         groups: dict[str | None, list[int]] = {}
         rows: list[RowResult | None] = [None] * size
-        for i in range(size):
-            row = {k: v[i] for k, v in cols.items()}
-            key = RowEval(self.checked, row, services).eval(self.checked.route_key)
+        for i, key in enumerate(keys):
             case = choose_route(self.checked, key)
             if isinstance(case, V.Failed):
                 rows[i] = RowResult({}, None, case.status, case.message)

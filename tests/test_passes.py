@@ -74,7 +74,7 @@ def test_every_op_kind_is_in_the_closed_set_and_has_a_kernel():
     from tests.test_engines import all_rubrics
 
     kinds = {op.kind for param in all_rubrics() for sub in [build(param.values[0])]
-             for fn in ([sub.function] if sub.function else [s.function for s in sub.routes.values()])
+             for fn in [sub.function, *(s.function for s in sub.routes.values())]
              for op in fn.ops}
     assert kinds <= set(KINDS)
     for kind in KINDS:

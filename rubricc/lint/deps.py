@@ -16,6 +16,7 @@ from rubricc.checked import Checked, callee_path
 from rubricc.lint import itemsets
 from rubricc.lint.walk import call_name, children
 from rubricc.resolve import IMPLICIT_INPUTS
+from rubricc.runtime.result import SET_KINDS
 
 
 @dataclass
@@ -53,7 +54,7 @@ class _Reader:
     def name(self, name: str) -> None:
         if name in self.scope.items:  # a dict: `checked.item` scans, once per name read
             self.out.items.add(name)
-        elif name in itemsets.SETS:
+        elif name in SET_KINDS:
             self.out.items |= {i.name for i in itemsets.members(self.checked, name)}
         elif name in self.scope.lets and name not in self.out.lets:
             self.out.lets.add(name)  # added first: a binding cannot read itself, but be safe

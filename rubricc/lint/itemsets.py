@@ -9,12 +9,11 @@ from __future__ import annotations
 from rubricc import nodes as n
 from rubricc.checked import AGGREGATORS, Checked, ItemInfo, fold_number
 from rubricc.lint.walk import call_name, walk
-
-SETS = {"items": ("check", "judge", "each"), "checks": ("check",), "judges": ("judge", "each")}
+from rubricc.runtime.result import SET_KINDS
 
 
 def members(checked: Checked, set_name: str) -> list[ItemInfo]:
-    return [i for i in checked.items if i.kind in SETS[set_name]]
+    return [i for i in checked.items if i.kind in SET_KINDS[set_name]]
 
 
 def is_aggregate(e: n.Node) -> bool:
@@ -42,7 +41,7 @@ def operands(checked: Checked, call: n.Call) -> list[tuple[n.Expr, ItemInfo | No
 
 
 def _operands_of(checked: Checked, arg: n.Expr) -> list[tuple[n.Expr, ItemInfo | None]]:
-    if isinstance(arg, n.Name) and arg.id in SETS:
+    if isinstance(arg, n.Name) and arg.id in SET_KINDS:
         return [(arg, i) for i in members(checked, arg.id)]
     if isinstance(arg, n.Name) and checked.item(arg.id) is not None:
         return [(arg, checked.item(arg.id))]

@@ -13,11 +13,10 @@ True
 
 from __future__ import annotations
 
-import operator
-
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import Checked, callee_path
+from rubricc.runtime import values as V
 
 
 class _Unknown:
@@ -26,12 +25,6 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()
-
-_BINARY = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-    ">": operator.gt, ">=": operator.ge,
-}
 
 
 class PartialEval:
@@ -90,13 +83,11 @@ class PartialEval:
 
     def eval_Index(self, e: n.Index) -> object:
         values = self.known(e.obj, e.index)
-        return UNKNOWN if values is None else _attempt(_index, *values)
+        return UNKNOWN if values is None else _attempt(V.index, *values)
 
     def eval_Unary(self, e: n.Unary) -> object:
         v = self.value(e.operand)
-        if v is UNKNOWN:
-            return UNKNOWN
-        return (not v) if e.op == "not" else _attempt(operator.neg, v)
+        return UNKNOWN if v is UNKNOWN else _attempt(V.unary, e.op, v)
 
     def eval_IfExpr(self, e: n.IfExpr) -> object:
         cond = self.value(e.cond)
@@ -112,7 +103,7 @@ class PartialEval:
             left = self.value(e.left)
             return self.value(e.right) if left is None else left
         values = self.known(e.left, e.right)
-        return UNKNOWN if values is None else _attempt(_BINARY[e.op], *values)
+        return UNKNOWN if values is None else _attempt(V.binary, e.op, *values)
 
     def logical(self, e: n.Binary) -> object:
         decisive = e.op == "or"  # `true or _` is true, `false and _` is false
@@ -135,23 +126,21 @@ class PartialEval:
             inner = PartialEval(self.checked, bound, use_lets=False)
             return inner.value(found.body)
         if path == ("len",):
-            return _attempt(lambda x: float(len(x)), *args)
+            return _attempt(V.length, *args)
         builtin = REGISTRY.get(".".join(path))
         if builtin is None or builtin.heavy or builtin.batched:  # sympy, code, models: not in lint
             return UNKNOWN
         return _attempt(builtin.fn, *args)
 
 
-def _index(obj: object, index: object) -> object:
-    return obj[int(index)] if isinstance(obj, (list, str)) else obj[index]
-
-
 def _attempt(fn, *args) -> object:
-    """A value lint cannot compute (a type the checker let through, a none) is just unknown."""
+    """The runtime's own operation (`runtime/values`, a built-in); a value it cannot compute (a
+    failure, a type the checker let through, a none) is just unknown before scoring."""
     try:
-        return fn(*args)
+        value = fn(*args)
     except Exception:  # noqa: BLE001 - any failure here only means "not known before scoring"
         return UNKNOWN
+    return UNKNOWN if isinstance(value, V.Failed) else value
 
 
 def is_met(value: object) -> bool:

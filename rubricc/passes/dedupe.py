@@ -14,7 +14,7 @@ from rubricc.ir import Function, Ref
 from rubricc.passes.substitute import substitute
 
 PURE = {"col", "call", "heavy", "binary", "unary", "field", "index", "list", "record", "len",
-        "aggregate"}
+        "aggregate", "element", "spread"}
 
 
 def dedupe(fn: Function) -> Function:

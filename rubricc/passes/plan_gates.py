@@ -10,7 +10,8 @@ into the gate's region and just before its first use:
 
 Regions nest (each gate keeps a subset of the rows before it), so the rows an op needs are the
 rows of the shallowest region among its uses. Ops inside an `if` branch move along with the
-`where` that splits their rows.
+`where` that splits their rows, and ops in a `judge each` frame keep the frame: a row value they
+read through `spread` is needed on the rows of the `each` op, which is where it moves.
 
 Ops are placed from the last to the first, each just before the first of its (already placed)
 users, or left where it is. That makes the placed ops a forest, each op a child of the user it
@@ -26,7 +27,7 @@ from dataclasses import replace
 from rubricc.ir import Function, Op
 
 MOVABLE = {"col", "call", "heavy", "binary", "unary", "field", "index", "list", "record", "len",
-           "where", "merge", "aggregate"}
+           "where", "merge", "aggregate", "element", "spread"}
 
 
 def plan_gates(fn: Function) -> Function:

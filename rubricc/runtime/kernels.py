@@ -1,7 +1,8 @@
 """Column kernels: the functions generated code calls, one per IR op kind, over whole batches.
 
 A column is a list with one slot per row of the batch; an op reads and writes only the rows of
-its row set. Identical (function, arguments) pairs are computed once per batch: GRPO groups hold
+its row set. A `judge each` frame (`explode`) adds one slot per criterion past the batch's rows,
+so the columns made after it are longer; the rows of a frame are those slots. Identical (function, arguments) pairs are computed once per batch: GRPO groups hold
 many identical answers, and heavy calls go to the worker pool in one round. A batched built-in (a
 model) is called once per op with all its distinct calls.
 """
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 from rubricc.builtins import REGISTRY
 from rubricc.checked import Checked
-from rubricc.interpreter import RowEval, entries_of, item_set, settle
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
-from rubricc.runtime.result import ItemResult, RowResult
+from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
 from rubricc.runtime.services import Services
 
 
@@ -27,11 +27,23 @@ def freeze(value):
     return (type(value).__name__, value)
 
 
+class Frame(list):
+    """The rows of a `judge each` frame: a slot per element of each row's list, past the batch's
+    rows. `rows[i]` holds row i's slots in order, or the failure of its list."""
+
+    def __init__(self):
+        super().__init__()
+        self.row_of: dict[int, int] = {}  # slot -> the row it belongs to
+        self.element: dict[int, object] = {}  # slot -> the element
+        self.rows: dict[int, range | V.Failed] = {}
+
+
 class BatchRuntime:
     def __init__(self, checked: Checked, columns: dict[str, list], size: int, services: Services):
         self.checked = checked
         self.columns = columns
         self.size = size
+        self.width = size  # slots in a column: the rows, then every frame's
         self.services = services
         self.items: dict[str, list[ItemResult | None]] = {}
         self.gates: list[tuple[str, list, float]] = []  # (name, condition column, fail value)
@@ -42,7 +54,7 @@ class BatchRuntime:
         return list(range(self.size))
 
     def empty(self) -> list:
-        return [None] * self.size
+        return [None] * self.width
 
     @staticmethod
     def arg(operand, i: int):
@@ -176,40 +188,56 @@ class BatchRuntime:
         unique = list(dict.fromkeys(requests))
         return dict(zip(unique, self.services.judge(unique))) if unique else {}
 
-    def each(self, rows, name: str, source) -> list:
-        info = self.checked.item(name)
-        asked: dict[int, list] = {}
-        failures: dict[int, V.Failed] = {}
+    def explode(self, rows, source) -> Frame:
+        frame = Frame()
         for i in rows:
-            asked[i], failures[i] = self.criteria_of(info, i, self.arg(source, i))
-        template = info.template.text if info.template is not None else None
-        requests = {(i, j): self.request(name, text, i, template or DEFAULT_TEMPLATE, info.scale)
-                    for i in rows for j, (text, _) in enumerate(asked[i])}
+            elements = self.arg(source, i)
+            if isinstance(elements, V.Failed):
+                frame.rows[i] = elements
+                continue
+            elements = elements or []
+            frame.rows[i] = range(self.width, self.width + len(elements))
+            for slot, element in zip(frame.rows[i], elements):
+                frame.append(slot)
+                frame.row_of[slot], frame.element[slot] = i, element
+            self.width += len(elements)
+        return frame
+
+    def element(self, rows: Frame) -> list:
+        return self.each_row(rows, lambda k: rows.element[k])
+
+    def spread(self, rows: Frame, value) -> list:
+        return self.each_row(rows, lambda k: self.arg(value, rows.row_of[k]))
+
+    def each(self, rows, name: str, frame: Frame, texts, weights) -> list:
+        info = self.checked.item(name)
+        asked = {i: self.criteria_of(frame.rows[i], texts, weights) for i in rows}
+        template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
+        requests = {(i, j): self.request(name, text, i, template, info.scale)
+                    for i in rows if not isinstance(asked[i], V.Failed)
+                    for j, (text, _) in enumerate(asked[i])}
         verdicts = self.judge_deduped(list(requests.values()))
         results = []
         for i in rows:
-            if failures[i] is not None:
-                results.append(ItemResult.of(failures[i]))
+            if isinstance(asked[i], V.Failed):
+                results.append(ItemResult.of(asked[i]))
                 continue
             criteria = tuple(settle(text, w, verdicts[requests[(i, j)]])
                              for j, (text, w) in enumerate(asked[i]))
             results.append(ItemResult.of(criteria_value([c.entry() for c in criteria]), criteria))
         return self._set_item(name, rows, results)
 
-    def criteria_of(self, info, i: int, source):
-        """A row's criteria and weights, evaluated once per distinct row (its columns and the
-        source list) for the whole batch: identical rows of a GRPO group, and the second pass of
-        a judge plan, share them, with any heavy `let` they read."""
-        if isinstance(source, V.Failed):
-            return [], source
-        row = {k: v[i] for k, v in self.columns.items()}
-        key = ("criteria", info.name, freeze(row), freeze(source))
-        if key not in self.memo:
-            evaluator = RowEval(self.checked, row, self.services)
-            asked = [evaluator.criterion(info, elem) for elem in source or []]
-            bad = next((c for c in asked if isinstance(c, V.Failed)), None)
-            self.memo[key] = (([] if bad else asked), bad)
-        return self.memo[key]
+    def criteria_of(self, slots, texts, weights) -> list[tuple[str, float]] | V.Failed:
+        """A row's (criterion, weight) pairs, or the first failure among them or its list."""
+        if isinstance(slots, V.Failed):
+            return slots
+        asked = [(self.arg(texts, k), self.arg(weights, k)) for k in slots]
+        bad = next((V.failed_arg(pair) for pair in asked if V.failed_arg(pair) is not None), None)
+        return bad if bad is not None else [(text, float(w)) for text, w in asked]
+
+    def route(self, rows, key) -> list:
+        """A router's key column (its last op): the case each row goes to is chosen from it."""
+        return [self.arg(key, i) for i in range(self.size)]
 
     # ---- the score -----------------------------------------------------------------------------
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry
+
+if TYPE_CHECKING:
+    from rubricc.checked import Checked, ItemInfo
 
 
 @dataclass(frozen=True)
@@ -56,3 +60,36 @@ class RowResult:
     total: float | None
     status: str  # ok, gated (a gate failed: total is its fail value), error, timeout
     message: str = ""
+
+
+def settle(text: str, weight: float, verdict) -> Criterion:
+    value = V.item_value(verdict)
+    if isinstance(value, V.Failed):
+        return Criterion(text, weight, None, value.status, value.message)
+    return Criterion(text, weight, value)
+
+
+SET_KINDS = {"items": ("check", "judge", "each"), "checks": ("check",), "judges": ("judge", "each")}
+"""The item sets an aggregate can name (`checked.ITEMSETS`) and the item kinds in each."""
+
+
+def item_set(checked: Checked, name: str) -> list[ItemInfo]:
+    """The items an aggregate sees: one item by name, or a set (log-only items left out)."""
+    if name not in SET_KINDS:
+        found = checked.item(name)
+        return [found] if found is not None else []
+    return [i for i in checked.items if i.kind in SET_KINDS[name] and not _log_only(i)]
+
+
+def _log_only(info: ItemInfo) -> bool:
+    return info.weight == 0  # for `judge each`, only a constant weight 0
+
+
+def entries_of(info: ItemInfo, result: ItemResult) -> list[Entry]:
+    if info.kind == "each":
+        if result.status != V.OK:
+            return [Entry(result.failure() if result.status in (V.ERROR, V.TIMEOUT) else None)]
+        return [c.entry() for c in result.criteria]
+    if result.status == V.NA:
+        return [Entry(None, info.weight)]
+    return [Entry(result.as_value(), info.weight)]
