@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import itertools
 import json
 import math
+import os
 import select
 import subprocess
 import sys
@@ -32,7 +34,7 @@ import rubricc
 from rubricc.backends import judge_server, openai_compat, verdicts
 from rubricc.backends.judge_server import Faults, fault_for, prompt_key
 from rubricc.backends.openai_compat import OpenAIJudge
-from rubricc.judges import JudgeRequest
+from rubricc.judges import JudgeRequest, fence_id
 from rubricc.runtime.values import ERROR, TIMEOUT, Failed
 
 TOLERANCE = 1e-5
@@ -223,6 +225,72 @@ def test_identical_requests_are_sent_once(server) -> None:
         got = judge.judge(requests + requests[::-1])
     assert got[:2] == got[2:][::-1]
     assert server.stats()["requests"] == 2 and judge.account["calls"] == 2
+
+
+# ---- the order of requests: a server's prefix cache ------------------------------------------------
+
+def arrivals(server: Server) -> list[str]:
+    """The prompts (`prompt_key`) in the order the server received them."""
+    times = server.stats()["times"]
+    return [key for _, key in sorted((t, key) for key, ts in times.items() for t in ts)]
+
+
+def test_the_criteria_about_one_response_share_a_byte_identical_prefix(oracle) -> None:
+    """What the server tokenizes: one user turn, the criterion and the scale after everything
+    else, so the prompt, the response and its fence are the same text, and the same tokens, in
+    every request about the response; the next response shares the question."""
+    requests = requests_for(RESPONSES[1:3])  # yes/no criteria and 1-5 ratings
+    texts = [r.render() for r in requests]
+    mine = texts[:len(CRITERIA)]
+    shared = os.path.commonprefix(mine)
+    assert shared == mine[0][:mine[0].index("Criterion: ") + len("Criterion: ")]
+    assert f"{RESPONSES[1]}\n</response-{fence_id(RESPONSES[1])}>" in shared
+    assert QUESTION in os.path.commonprefix(texts)
+    ids = [oracle.ids(r) for r in requests[:len(CRITERIA)]]
+    tokens_shared = oracle.tokenizer.decode(ids[0][:len(os.path.commonprefix(ids))])
+    assert f"</response-{fence_id(RESPONSES[1])}>" in tokens_shared
+
+
+def test_requests_arrive_grouped_by_prompt_and_response_and_return_in_order(server,
+                                                                            oracle) -> None:
+    """Asked criterion by criterion, across two questions, the server receives each question's
+    requests together and, inside them, each response's criteria together; the verdicts come
+    back in the order asked."""
+    server.configure()
+    questions = [QUESTION, "How often should a fern be repotted?"]
+    requests = [JudgeRequest(f"c{j}", c, q, r, scale=5 if j % 2 else None)
+                for j, c in enumerate(CRITERIA[:3]) for q in questions for r in RESPONSES[:3]]
+    with server.judge(logprobs=True, top_logprobs=VOCAB, concurrency=1, timeout=60.0) as judge:
+        got = judge.judge(requests)
+    assert_same(got, [oracle.verdict(r) for r in requests])
+    about = {key_of(r): (r.prompt, r.response) for r in requests}
+    received = arrivals(server)
+    assert sorted(received) == sorted(about)  # each request once, as one user message
+    order = [about[key] for key in received]
+    assert order != [(r.prompt, r.response) for r in requests]  # not the order asked
+    runs = [run for run, _ in itertools.groupby(order)]
+    assert len(runs) == len(set(runs)) == len(questions) * 3  # each response's criteria together
+    groups = [q for q, _ in itertools.groupby(q for q, _ in order)]
+    assert len(groups) == len(set(groups)) == len(questions)  # each question's responses together
+
+
+def test_the_first_request_about_a_response_is_answered_before_the_others_go(server) -> None:
+    """Sent concurrently, the other criteria about a response wait for the first one's answer
+    (its prefix is then in the server's cache); the responses themselves go side by side."""
+    latency = 0.3
+    server.configure(latency=latency)
+    requests = requests_for(RESPONSES[:2], CRITERIA[:4])
+    with server.judge(logprobs=True, top_logprobs=VOCAB, concurrency=8) as judge:
+        got = judge.judge(requests)
+    assert not any(isinstance(v, Failed) for v in got)
+    times = server.stats()["times"]
+    firsts = []
+    for response in RESPONSES[:2]:
+        arrived = sorted(t for r in requests if r.response == response for t in times[key_of(r)])
+        first, others = arrived[0], arrived[1:]
+        assert len(others) == 3 and min(others) - first >= latency * 0.95
+        firsts.append(first)
+    assert max(firsts) - min(firsts) < latency  # the two responses did not wait for each other
 
 
 # ---- the text fallback -----------------------------------------------------------------------------

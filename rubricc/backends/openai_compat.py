@@ -7,6 +7,20 @@ Ollama, or `python -m rubricc.backends.judge_server`.
 
 Each distinct request is one chat call, its rendered prompt the user message, `temperature=0`.
 
+- Order. Servers cache prompt prefixes (vLLM's automatic prefix caching, SGLang's radix cache,
+  hosted APIs' prompt caching): a request whose leading tokens are byte-identical to a recent
+  one's reuses their KV instead of computing it again. So the whole prompt is one user turn (no
+  system message, nothing that varies ahead of the template's text), and a batch is sent sorted
+  by rendered prompt: the prompts sharing any prefix are then one contiguous run, whatever the
+  template. With the default template, which puts the criterion last, that makes a GRPO group
+  (one question) a run and, inside it, the criteria about one response a run. Sent all at once,
+  those criteria would all be prefilled side by side before any of them is cached, so the first
+  request about a response (same prompt, response and template) goes alone, and the others
+  follow as soon as its first call has ended; at most `concurrency` responses are opened at a
+  time, so that their criteria go out right after the first one, not behind every other
+  response's first request. A first call that times out holds its response's other criteria
+  back that long, once. Verdicts come back in the caller's order.
+
 - Verdicts. With logprobs (`logprobs=True`): `max_tokens=1`, and the verdict comes from the first
   token's `top_logprobs` (`verdicts.from_logprobs`). Answer tokens missing from a truncated list
   count as zero probability, so with only one of yes/no listed the verdict is 0 or 1, and with
@@ -38,7 +52,7 @@ import os
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -150,8 +164,16 @@ class OpenAIJudge:
 
     def judge(self, requests: list[JudgeRequest]) -> list[float | Failed]:
         asked = [(rendered(r), r.scale) for r in requests]
-        unique = list(dict.fromkeys(a for a in asked if isinstance(a[0], str)))
-        answers = dict(zip(unique, self._run(self._judge_all(unique)))) if unique else {}
+        about = {}  # each distinct (prompt, scale) -> the response it is about
+        for request, ask in zip(requests, asked):
+            if isinstance(ask[0], str):
+                about.setdefault(ask, (request.template, request.prompt, request.response))
+        unique = sorted(about, key=lambda ask: ask[0])  # shared prefixes next to each other
+        runs: dict[tuple, list[int]] = defaultdict(list)
+        for i, ask in enumerate(unique):
+            runs[about[ask]].append(i)
+        answers = (dict(zip(unique, self._run(self._judge_all(unique, list(runs.values())))))
+                   if unique else {})
         return [prompt if isinstance(prompt, Failed) else answers[(prompt, scale)]
                 for prompt, scale in asked]
 
@@ -190,21 +212,43 @@ class OpenAIJudge:
             loop = self._loop
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
-    async def _judge_all(self, asked: list[tuple[str, int | None]]) -> list[float | Failed]:
+    async def _judge_all(self, asked: list[tuple[str, int | None]],
+                         runs: list[list[int]]) -> list[float | Failed]:
+        """The verdicts of `asked`, in its order; `runs` are the indices of the requests about
+        one response, in order: each run's first call ends before its others are sent.
+
+        `concurrency` openers take runs in turn. The tasks an opener starts reach the slots
+        (`asyncio.Semaphore`, first come first served) before its next run's first call does,
+        so the calls go out in `asked`'s order except where a run waits for its first call."""
         if self._client is None:  # made on the loop that uses it
             self._client = openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url,
                                               max_retries=0, timeout=self.timeout)
             self._slots = asyncio.Semaphore(self.concurrency)
             self._budgets = {"rpm": Budget(self.rpm) if self.rpm else None,
                              "tpm": Budget(self.tpm) if self.tpm else None}
-        return await asyncio.gather(*(self._one(prompt, scale) for prompt, scale in asked))
+        tasks: dict[int, asyncio.Task] = {}
+        pending = iter(runs)
+
+        async def opener() -> None:
+            for first, *rest in pending:
+                call = asyncio.create_task(self._call(*asked[first], self.mode))
+                tasks[first] = asyncio.create_task(self._one(*asked[first], call))
+                await asyncio.wait([call])  # its prefix is in the server's cache now
+                for i in rest:
+                    tasks[i] = asyncio.create_task(self._one(*asked[i]))
+
+        await asyncio.gather(*(opener() for _ in range(min(self.concurrency, len(runs)))))
+        return await asyncio.gather(*(tasks[i] for i in range(len(asked))))
 
     # ---- one request: calls until an answer, a final failure, or no retries left -----------------
 
-    async def _one(self, prompt: str, scale: int | None) -> float | Failed:
+    async def _one(self, prompt: str, scale: int | None,
+                   first: asyncio.Task | None = None) -> float | Failed:
+        """`first`: the request's first call, already started (the first of a run)."""
         mode, retries = self.mode, 0
         while True:
-            outcome = await self._call(prompt, scale, mode)
+            outcome = await (first if first is not None else self._call(prompt, scale, mode))
+            first = None
             if isinstance(outcome, Refused) and self.mode == AUTO:
                 mode = TEXT  # perhaps the server refuses logprobs: ask again without them
                 self.count(fallbacks=1)

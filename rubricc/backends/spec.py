@@ -137,8 +137,8 @@ def _first_error(exc: ValidationError) -> str:
 def load_judge(config: JudgeConfig) -> Judge:
     """The backend a configuration names, behind the verdict cache unless `cache` is false.
 
-    An `hf:` judge loads its model at the first request the cache cannot answer: a rerun that
-    the cache answers whole loads nothing."""
+    An `hf:` or `vllm:` judge loads its model (and, for vllm, imports vLLM) at the first
+    request the cache cannot answer: a rerun that the cache answers whole loads nothing."""
     try:
         kind, model, base_url = config.parts()
     except ValueError as exc:
@@ -158,7 +158,7 @@ def load_judge(config: JudgeConfig) -> Judge:
     else:
         from rubricc.backends.vllm_judge import VLLMJudge
 
-        judge = VLLMJudge(model, dtype=config.dtype)
+        judge = VLLMJudge(model, dtype=config.dtype, lazy=True)
     if config.cache is False:
         return judge
     from rubricc.backends.cache import DEFAULT_PATH, CachedJudge
