@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rubricc.data import read_jsonl, validate
 from rubricc.runtime import values as V
+from rubricc.runtime.result import JUDGE_KINDS
 
 BINS = 10
 
@@ -76,7 +77,7 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
     from rubricc.pipeline import compile
 
     scorer = compile(Path(rubric), rubric=name)
-    kinds = {i.name: i.kind for i in scorer.checked.items if i.kind in ("judge", "each")}
+    kinds = {i.name: i.kind for i in scorer.checked.items if i.kind in JUDGE_KINDS}
     rows, wanted, places = [], [], []
     for row in read_jsonl(labels_path):
         row = validate(row, scorer.inputs, labels_path)
@@ -99,7 +100,7 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
     for r, labels in enumerate(wanted):
         for item, label in labels.items():
             result = batch.rows[r].items[item]
-            if kinds[item] == "judge":
+            if kinds[item] != "each":
                 verdicts = [(result.value if result.status == V.OK else None, label)]
             else:
                 verdicts = criterion_verdicts(places[r], item, result, label)
@@ -115,7 +116,7 @@ def check_label(where: str, item: str, label, kinds: dict[str, str]) -> None:
     if item not in kinds:
         raise LabelError(f"{where}: `{item}` is not a judge item of this rubric (its judge items: "
                          f"{', '.join(sorted(kinds)) or 'none'})")
-    if kinds[item] == "judge":
+    if kinds[item] != "each":
         if not is_verdict(label):
             raise LabelError(f"{where}: label of `{item}` must be true/false or 1/0")
         return

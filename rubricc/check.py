@@ -25,6 +25,7 @@ class FileReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     tests: list[TestOutcome] = field(default_factory=list)
     judge_calls: dict[str, int] = field(default_factory=dict)  # rubric -> judge calls per response
+    relative: dict[str, list[str]] = field(default_factory=dict)  # rubric -> its `judge relative` items
     sources: dict[str, Source] = field(default_factory=dict)
     probes: list[ProbeReport] = field(default_factory=list)
 
@@ -60,6 +61,7 @@ class Report:
              "tests": [{"rubric": t.rubric, "name": t.name, "passed": t.passed,
                         "message": t.message} for t in f.tests],
              "judge_calls_per_response": f.judge_calls,
+             "relative_items": {k: v for k, v in f.relative.items() if v},
              "probes": [p.to_json() for p in f.probes]}
             for f in self.files]}
 
@@ -82,7 +84,9 @@ def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
     if not result.ok:
         return report
     for checked in result.rubrics:
-        report.judge_calls[checked.name] = len([i for i in judge_items(checked) if i.kind == "judge"])
+        report.judge_calls[checked.name] = len([i for i in judge_items(checked)
+                                                if i.kind in ("judge", "relative")])
+        report.relative[checked.name] = [i.name for i in judge_items(checked) if i.kind == "relative"]
         if run and checked.tests:
             scorer = build(checked)
             scorer.pool = pool

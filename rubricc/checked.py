@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc import types as t
+from rubricc.judges import DEFAULT_TEMPLATE, RELATIVE_TEMPLATE
 from rubricc.resolve import RubricScope
 from rubricc.runtime import values as V
-from rubricc.runtime.result import SET_KINDS
+from rubricc.runtime.result import JUDGE_KINDS, SET_KINDS
 
 TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
 ITEMSETS = tuple(SET_KINDS)
@@ -29,7 +30,7 @@ class ItemInfo:
     """One column of the reward breakdown."""
 
     name: str
-    kind: str  # gate, check, judge, each
+    kind: str  # gate, check, judge, each, relative
     node: n.Item
     weight: float  # for `each`, the default per criterion when no weight expression is given
     tier: str | None
@@ -41,6 +42,13 @@ class ItemInfo:
         """N for a judge rated 1..N (`scale 5`), None for a yes/no judge."""
         mod = next((m for m in self.node.modifiers if m.kind == "scale"), None)
         return int(float(mod.value)) if mod is not None else None
+
+    @property
+    def template_text(self) -> str:
+        """The judge template this item renders: its own, or the default for its kind."""
+        if self.template is not None:
+            return self.template.text
+        return RELATIVE_TEMPLATE if self.kind == "relative" else DEFAULT_TEMPLATE
 
     @property
     def weight_expr(self) -> n.Expr | None:
@@ -175,4 +183,4 @@ def unrouted_items(case: str | None, sub: Checked, items: dict) -> dict:
 
 
 def judge_items(checked: Checked) -> list[ItemInfo]:
-    return [i for i in all_items(checked) if i.kind in ("judge", "each")]
+    return [i for i in all_items(checked) if i.kind in JUDGE_KINDS]

@@ -157,7 +157,18 @@ def cmd_check(args) -> int:
             if probed.skipped:
                 out.print(f"probes skipped for {probed.rubric}: {probed.skipped}", markup=False)
     out.print(summary_table(report))
+    for f in report.files:
+        for rubric, names in f.relative.items():
+            for name in names:
+                out.print(relative_cost(rubric, name), markup=False)
     return 0 if report.ok else 1
+
+
+def relative_cost(rubric: str, item: str) -> str:
+    """What a `judge relative` item costs, which `judge calls/response` alone does not say."""
+    return (f"{rubric}: judge relative `{item}` sends each of a group's G distinct responses "
+            f"one request that shows all G; per group: 1 packed pass on hf:, G requests sharing "
+            f"a prefix on openai:/vllm:, G responses' tokens in each request")
 
 
 def summary_table(report) -> Table:

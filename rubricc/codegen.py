@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rubricc.ir import Const, Function, Op, Ref
-from rubricc.judges import DEFAULT_TEMPLATE
+from rubricc.judges import DEFAULT_TEMPLATE, RELATIVE_TEMPLATE
 from rubricc.source import Span
 
 RUNTIME_NAMES = {"list": "list_", "len": "length"}  # op kinds that are Python keywords/builtins
@@ -53,14 +53,17 @@ def emit(op: Op, names: dict[str, str] | None = None) -> str:
     return f"{op.dst} = rt.{method}({args})"
 
 
+SHIPPED = {DEFAULT_TEMPLATE: "DEFAULT_TEMPLATE", RELATIVE_TEMPLATE: "RELATIVE_TEMPLATE"}
+
+
 def templates(fn: Function) -> dict[str, str]:
     """Judge templates, hoisted to named constants: text -> name, in order of first use."""
     names: dict[str, str] = {}
     for op in fn.ops:
         text = op.args[-1] if op.kind == "judge" else None
         if isinstance(text, str) and text not in names:
-            custom = sum(name != "DEFAULT_TEMPLATE" for name in names.values())
-            names[text] = "DEFAULT_TEMPLATE" if text == DEFAULT_TEMPLATE else f"TEMPLATE_{custom + 1}"
+            custom = sum(name.startswith("TEMPLATE_") for name in names.values())
+            names[text] = SHIPPED.get(text, f"TEMPLATE_{custom + 1}")
     return names
 
 

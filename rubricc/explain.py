@@ -53,7 +53,7 @@ def _item_lines(checked: Checked, info, item, evaluator: RowEval, text) -> list[
     lines = [f" +  where {info.name} = {shown}  <- {text(expr)}"]
     if item.message:
         lines.append(f" +    because {item.message}")
-    if info.kind == "judge" and item.status == V.OK:
+    if info.kind in ("judge", "relative") and item.status == V.OK:
         lines.append(f" +    verdict {_verdict(item.value, info.scale)}")
     for c in item.criteria:
         verdict = _verdict(c.value, info.scale) if c.status == V.OK else f"{c.status}: {c.message}"

@@ -248,7 +248,8 @@ class Formatter:
         return f"check {node.name}{self.modifiers(node.modifiers)}: {self.expr(node.expr)}"
 
     def fmt_Judge(self, node: n.Judge) -> str:
-        return f"judge {node.name}{self.modifiers(node.modifiers)}: {self.expr(node.criterion)}"
+        head = "judge relative" if node.relative else "judge"
+        return f"{head} {node.name}{self.modifiers(node.modifiers)}: {self.expr(node.criterion)}"
 
     def fmt_JudgeEach(self, node: n.JudgeEach) -> str:
         alias = f" as {node.alias}" if node.alias is not None else ""

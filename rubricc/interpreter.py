@@ -6,6 +6,7 @@ on purpose: no batching, no dedupe, lets evaluated lazily on first use.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
@@ -20,7 +21,7 @@ from rubricc.checked import (
     choose_route,
     routed_items,
 )
-from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
+from rubricc.judges import JudgeRequest
 from rubricc.parser import deep_walks
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
@@ -29,18 +30,54 @@ from rubricc.runtime.services import Services
 from rubricc.source import NOWHERE
 
 
-def interpret_row(checked: Checked, row: dict, services: Services) -> RowResult:
+def interpret_row(checked: Checked, row: dict, services: Services,
+                  groups: Groups | None = None) -> RowResult:
+    """One row; `groups` gives `judge relative` items the other responses of the batch (without
+    it, a row is its own group)."""
     if checked.routes:
-        return _route(checked, row, services)
-    return RowEval(checked, row, services).run()
+        return _route(checked, row, services, groups)
+    return RowEval(checked, row, services, groups=groups).run()
 
 
-def _route(checked: Checked, row: dict, services: Services) -> RowResult:
+def interpret_batch(checked: Checked, rows: list[dict], services: Services) -> list[RowResult]:
+    """The rows of one batch. Only `judge relative` reads the batch: a row's group is the rows
+    with the same prompt, criterion and template that reach the item. The rows are scored once
+    with those items pending, to see which rows reach them, then with the groups found, until
+    the groups stop changing (a gate that reads a relative verdict can change them)."""
+    if not any(i.kind == "relative" for i in all_items(checked)):
+        return [interpret_row(checked, row, services) for row in rows]
+    groups = Groups(None)
+    for _ in range(MAX_ROUNDS):
+        results = [interpret_row(checked, row, services, groups) for row in rows]
+        if groups.settled():
+            break
+        groups = Groups(groups.seen)
+    return results
+
+
+MAX_ROUNDS = 8
+"""Rounds of `interpret_batch` at most; two unless gates read relative verdicts."""
+
+
+class Groups:
+    """The groups of `judge relative` requests: those `known` from the last round (None in the
+    first, when the items answer pending), and those `seen` in this one."""
+
+    def __init__(self, known: dict | None):
+        self.known = known
+        self.seen: dict[tuple, dict[str, None]] = {}
+
+    def settled(self) -> bool:
+        seen = {k: tuple(v) for k, v in self.seen.items()}
+        return self.known is not None and seen == {k: tuple(v) for k, v in self.known.items()}
+
+
+def _route(checked: Checked, row: dict, services: Services, groups: Groups | None) -> RowResult:
     case = choose_route(checked, RowEval(checked, row, services).eval(checked.route_key))
     na = {i.name: ItemResult(None, V.NA) for i in all_items(checked)}
     if isinstance(case, V.Failed):
         return RowResult(na, None, case.status, case.message)
-    inner = interpret_row(checked.routes[case], row, services)
+    inner = interpret_row(checked.routes[case], row, services, groups)
     return RowResult(na | routed_items(case, inner.items), inner.total, inner.status, inner.message)
 
 
@@ -51,6 +88,7 @@ class RowEval:
     services: Services
     lets: dict[str, object] = field(default_factory=dict)
     items: dict[str, ItemResult] = field(default_factory=dict)
+    groups: Groups | None = None
 
     def run(self) -> RowResult:
         gated: tuple[str, object] | None = None  # (status, fail value or Failed)
@@ -97,6 +135,22 @@ class RowEval:
         [verdict] = self.services.judge([self.request(info, criterion)])
         return ItemResult.of(V.item_value(verdict))
 
+    def item_relative(self, info: ItemInfo) -> ItemResult:
+        criterion = self.eval(info.node.criterion)
+        if isinstance(criterion, V.Failed):
+            return ItemResult.of(criterion)
+        request = self.request(info, criterion)
+        if self.groups is None:  # a row alone (explain, a rubric's tests): its own group
+            [verdict] = self.services.judge([request])
+            return ItemResult.of(V.item_value(verdict))
+        key = (id(self.checked), info.name, request.prompt, criterion, request.template)
+        self.groups.seen.setdefault(key, {})[request.response] = None
+        if self.groups.known is None:
+            return ItemResult.of(V.Failed(V.ERROR, "relative verdict pending"))
+        group = tuple(self.groups.known.get(key) or (request.response,))
+        [verdict] = self.services.judge([dataclasses.replace(request, group=group)])
+        return ItemResult.of(V.item_value(verdict))
+
     def item_each(self, info: ItemInfo) -> ItemResult:
         source = self.eval(info.node.source)
         if isinstance(source, V.Failed):
@@ -118,7 +172,7 @@ class RowEval:
         return bad if bad is not None else (text, float(weight))
 
     def request(self, info: ItemInfo, criterion: str) -> JudgeRequest:
-        template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
+        template = info.template_text
         prompt, response = self.row.get("prompt", ""), self.row.get("response", "")
         return JudgeRequest(info.name, criterion, prompt or "", response or "", template, info.scale)
 

@@ -13,7 +13,6 @@ from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import AGGREGATORS, ITEMSETS, Checked, ItemInfo, callee_path, fold_number
 from rubricc.ir import Const, Function, Op, Ref
-from rubricc.judges import DEFAULT_TEMPLATE
 from rubricc.parser import deep_walks
 
 
@@ -95,9 +94,11 @@ class Lowerer:
 
     def lower_judge(self, info: ItemInfo) -> None:
         criterion = self.expr(info.node.criterion, self.region, {})
-        template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
+        template = info.template_text
         self.items[info.name] = self.emit("judge", self.region, (info.name, criterion, template),
                                           info.node, f"judge {info.name}")
+
+    lower_relative = lower_judge  # the kernel groups a relative item's requests by its kind
 
     def lower_each(self, info: ItemInfo) -> None:
         """The criteria and weights run in a frame of their own, one index per element of the

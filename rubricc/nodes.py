@@ -223,10 +223,14 @@ class Check(Node):
 
 @dataclass(frozen=True)
 class Judge(Node):
+    """`judge NAME: criterion`; `judge relative NAME: ...` judges each response against the
+    others to its prompt (`relative`)."""
+
     name: str
     modifiers: tuple[Modifier, ...]
     criterion: Expr
     span: Span = _span()
+    relative: bool = False
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,9 @@ class ToAst(Transformer_NonRecursive):
     def judge(self, meta, c):
         return n.Judge(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta))
 
+    def judge_relative(self, meta, c):
+        return n.Judge(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta), relative=True)
+
     def judge_each(self, meta, c):
         alias = str(c[-2]) if c[-2] is not None else None
         return n.JudgeEach(str(c[0]), c[1], tuple(c[2:-2]), alias, c[-1], self._span(meta))

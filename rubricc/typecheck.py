@@ -119,6 +119,7 @@ class Checker:
 
     def item(self, node: n.Item, env: dict[str, Binding], region: int) -> ItemInfo:
         kind = {n.Gate: "gate", n.Check: "check", n.Judge: "judge", n.JudgeEach: "each"}[type(node)]
+        kind = "relative" if isinstance(node, n.Judge) and node.relative else kind
         if isinstance(node, n.Gate):
             self.expect_type(node.cond, env, t.BOOL, "a gate's condition")
             if node.fail is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rubricc.interpreter import interpret_row
+from rubricc.interpreter import interpret_batch
 from rubricc.judges import PinnedJudge
 from rubricc.pipeline import build, front
 from rubricc.runtime.services import Services
@@ -69,17 +69,26 @@ VERDICTS = {"emergency": 0.9, "diagnosis": 0.2, "plain": 0.6, "criteria": 0.7, "
             "cites": 0.0, "hedges": 0.4}
 
 
+class GroupJudge(PinnedJudge):
+    """Pinned verdicts, except that a `judge relative` request's verdict is its response's place
+    in its group: both engines must form the same groups to agree."""
+
+    def judge(self, requests):
+        pinned = super().judge(requests)
+        return [(r.group.index(r.response) + 1) / len(r.group) if r.group else v
+                for r, v in zip(requests, pinned)]
+
+
 @pytest.mark.parametrize("checked", list(all_rubrics()))
 def test_compiled_equals_interpreted(checked):
     scorer = build(checked)
-    judge = PinnedJudge(VERDICTS)
+    judge = GroupJudge(VERDICTS)
     try:
         for seed in range(3):
             rows = grpo_batch(random.Random(seed), checked.inputs)
             compiled = scorer.score_rows(rows, judge=judge).rows
             services = Services(scorer.services().pool, judge)
-            for row, got in zip(rows, compiled):
-                want = interpret_row(checked, row, services)
+            for row, got, want in zip(rows, compiled, interpret_batch(checked, rows, services)):
                 assert as_tuple(got) == as_tuple(want), json.dumps(row)
     finally:
         scorer.close()

@@ -34,7 +34,7 @@ SEEDS = sorted(
 
 KEYWORDS = (
     "rubric check judge gate each in as weight points tier template def import input let score "
-    "route by default test given expect prefer over if then else and or not none true false yes "
+    "route by default test given expect prefer over relative if then else and or not none true false yes "
     "no version tags description essential important optional pitfall list text number"
 ).split()
 PUNCTUATION = ["{", "}", "(", ")", "[", "]", ":", "=", ",", ".", "?", "??", "==", "!=", "<", "<=",

@@ -28,7 +28,7 @@ import torch
 from rich.console import Console
 
 import rubricc
-from rubricc.checked import all_items
+from rubricc.checked import judge_items
 from rubricc.probes import run_probes
 from rubricc.probes.findings import summary
 from rubricc.probes.signatures import flags as signature_flags
@@ -265,7 +265,7 @@ def check_judge(config: TrainConfig, scorer, judge) -> None:
     if config.judge and judge is None:
         raise ValueError(f"judge = {config.judge!r} is set, but no judge was given: build it and "
                          f"pass train(config, judge=...)")
-    if judge is None and any(i.kind in ("judge", "each") for i in all_items(scorer.checked)):
+    if judge is None and judge_items(scorer.checked):
         raise ValueError(f"{config.rubric} has judge items: pass train(config, judge=...)")
 
 

@@ -30,6 +30,7 @@ from rubricc.checked import Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint.deps import deps
 from rubricc.lint.walk import walk
+from rubricc.runtime.result import JUDGE_KINDS
 
 CODE = "L013"
 NAME = "judge-without-question"
@@ -39,7 +40,7 @@ SHOWS_QUESTION = re.compile(r"\{\{[^}]*\b(prompt|messages)\b[^}]*\}\}")
 
 def check(checked: Checked) -> Iterable[Diagnostic]:
     for info in checked.items:
-        if info.kind not in ("judge", "each") or info.template is None:
+        if info.kind not in JUDGE_KINDS or info.template is None:
             continue
         if SHOWS_QUESTION.search(info.template.text):
             continue

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 
 from rubricc.checked import Checked
 from rubricc.diagnostics import Diagnostic, warning
+from rubricc.runtime.result import JUDGE_KINDS
 
 CODE = "L015"
 NAME = "unfenced-judge-response"
@@ -69,7 +70,7 @@ HELP = ("lay it out like the default template: the instructions, the question, t
 
 def check(checked: Checked) -> Iterable[Diagnostic]:
     used = {id(i.template): i.template for i in checked.items
-            if i.kind in ("judge", "each") and i.template is not None}
+            if i.kind in JUDGE_KINDS and i.template is not None}
     for template in used.values():
         found = _problems(template.text)
         if found in MESSAGES:

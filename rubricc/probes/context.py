@@ -18,6 +18,7 @@ from rubricc import nodes as n
 from rubricc import types as t
 from rubricc.checked import Checked, all_items
 from rubricc.lint.walk import call_name, walk
+from rubricc.runtime.result import JUDGE_KINDS
 
 MARK = "\x00ANSWER\x00"
 """Where the answer goes in a shell."""
@@ -134,7 +135,7 @@ def make_context(checked: Checked, row: dict, reference: str | None) -> Context:
         tagged=looks_for_markup(checked),
         tests=tests,
         function=next((m.group(1) for test in tests if (m := _ASSERT_CALL.search(test))), None),
-        judged=any(i.kind in ("judge", "each") for i in all_items(checked)),
+        judged=any(i.kind in JUDGE_KINDS for i in all_items(checked)),
     )
 
 
@@ -181,7 +182,7 @@ def criteria_texts(checked: Checked, row: dict) -> list[str]:
     texts: list[str] = []
     for info in all_items(checked):
         node = info.node
-        if info.kind == "judge" and isinstance(node.criterion, n.Literal):
+        if info.kind in ("judge", "relative") and isinstance(node.criterion, n.Literal):
             texts.append(str(node.criterion.value))
         elif info.kind == "each":
             evaluator = RowEval(checked, row, Services())

@@ -9,9 +9,11 @@ model) is called once per op with all its distinct calls.
 
 from __future__ import annotations
 
+import dataclasses
+
 from rubricc.builtins import REGISTRY
 from rubricc.checked import Checked
-from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
+from rubricc.judges import JudgeRequest
 from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
@@ -165,12 +167,14 @@ class BatchRuntime:
         return self.where(rows, cond, True)
 
     def judge(self, rows, name: str, criterion, template: str) -> list:
-        scale = self.checked.item(name).scale
+        info = self.checked.item(name)
         requests = {}
         for i in rows:
             text = self.arg(criterion, i)
             if not isinstance(text, V.Failed):
-                requests[i] = self.request(name, text, i, template, scale)
+                requests[i] = self.request(name, text, i, template, info.scale)
+        if info.kind == "relative":
+            requests = with_groups(requests)
         verdicts = self.judge_deduped(list(requests.values()))
         results = []
         for i in rows:
@@ -212,7 +216,7 @@ class BatchRuntime:
     def each(self, rows, name: str, frame: Frame, texts, weights) -> list:
         info = self.checked.item(name)
         asked = {i: self.criteria_of(frame.rows[i], texts, weights) for i in rows}
-        template = info.template.text if info.template is not None else DEFAULT_TEMPLATE
+        template = info.template_text
         requests = {(i, j): self.request(name, text, i, template, info.scale)
                     for i in rows if not isinstance(asked[i], V.Failed)
                     for j, (text, _) in enumerate(asked[i])}
@@ -273,6 +277,16 @@ class BatchRuntime:
         if isinstance(value, V.Failed):
             return RowResult(items, None, value.status, value.message)
         return RowResult(items, float(value), V.OK)
+
+
+def with_groups(requests: dict) -> dict:
+    """`judge relative` requests, each given its group: the distinct responses of the requests
+    with the same prompt, criterion and template, in order of first appearance."""
+    groups: dict[tuple, dict[str, None]] = {}
+    for r in requests.values():
+        groups.setdefault((r.prompt, r.criterion, r.template), {})[r.response] = None
+    return {k: dataclasses.replace(r, group=tuple(groups[(r.prompt, r.criterion, r.template)]))
+            for k, r in requests.items()}
 
 
 def _entry(v) -> Entry:

@@ -69,7 +69,8 @@ def settle(text: str, weight: float, verdict) -> Criterion:
     return Criterion(text, weight, value)
 
 
-SET_KINDS = {"items": ("check", "judge", "each"), "checks": ("check",), "judges": ("judge", "each")}
+JUDGE_KINDS = ("judge", "each", "relative")
+SET_KINDS = {"items": ("check", *JUDGE_KINDS), "checks": ("check",), "judges": JUDGE_KINDS}
 """The item sets an aggregate can name (`checked.ITEMSETS`) and the item kinds in each."""
 
 
