@@ -100,7 +100,9 @@ def word_tokenizer(vocab_size: int = 4096):
 
 
 def tiny_judges(folder: str, args) -> tuple[HFJudge, HFJudge]:
-    """The packed and the unpacked judge over one tiny random Llama."""
+    """The packed and the unpacked judge over one tiny random Llama. The packed one packs the
+    criteria of each response and no more: responses that answer one question do not share it
+    (`share_prefix=False`; bench/judge_rubric.py measures that)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = build_tiny_lm(folder, arch="llama", hidden=args.hidden, layers=args.layers, heads=4,
@@ -111,8 +113,8 @@ def tiny_judges(folder: str, args) -> tuple[HFJudge, HFJudge]:
         model.resize_token_embeddings(len(tokenizer))
     else:
         tokenizer = AutoTokenizer.from_pretrained(path)
-    return tuple(HFJudge(model, tokenizer, batch_tokens=args.batch_tokens, packed=packed)
-                 for packed in (True, False))
+    return tuple(HFJudge(model, tokenizer, batch_tokens=args.batch_tokens, packed=packed,
+                         share_prefix=False) for packed in (True, False))
 
 
 @dataclass

@@ -96,7 +96,7 @@ def max_difference(got: list, want: list) -> float:
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_packed_matches_separate_passes(models, arch: str, attn: str, k: int) -> None:
     requests = requests_for(k)
-    judge = HFJudge(models[arch], attn_implementation=attn)
+    judge = HFJudge(models[arch], attn_implementation=attn, share_prefix=False)  # packing alone
     want = separate(judge, requests)
     assert max(want) - min(want) > 0.05 or k == 1  # the verdicts are not all alike
     assert max_difference(judge.judge(requests), want) < TOLERANCE
@@ -123,7 +123,7 @@ def test_the_oracle_catches_a_wrong_pack(models, mistake: str) -> None:
     """The tolerance has teeth: a pack with either half of the trick undone misses it by far."""
     judge = HFJudge(models["qwen2"], attn_implementation="eager")
     requests = requests_for(10, RESPONSES[:1])
-    [pack] = judge.plan(requests, judge.tokenize(requests), list(range(len(requests))))[0]
+    [pack] = judge.plan(requests, judge.tokenize(requests), list(range(len(requests))))[1]
     batch = packing.collate([pack], judge.pad_id)
     if mistake == "criteria see each other":
         wrong = replace(batch, segments=batch.segments.clamp(max=packing.PREFIX))
