@@ -216,14 +216,15 @@ class HFJudge:
         return None
 
     def plan(self, requests, prompts, todo: list[int]):
-        """Packs of the criteria about one response (more than one when they pass batch_tokens),
-        as (group prefix, packs after it) for each prompt and template whose packs share a long
-        enough prefix, and as a list for the rest; and the prompts that go alone: all of them
-        when `packed=False`."""
+        """Packs of the criteria about one response, or about one `judge relative` group (more
+        than one when they pass batch_tokens), as (group prefix, packs after it) for each prompt
+        and template whose packs share a long enough prefix, and as a list for the rest; and the
+        prompts that go alone: all of them when `packed=False`."""
         groups: dict[tuple, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for i in todo:
             r = requests[i]
-            groups[(r.prompt, r.template)][r.response].append(i)
+            # a relative group's requests differ only in the question after the listing
+            groups[(r.prompt, r.template)][r.group or r.response].append(i)
         shared, packed, plain = [], [], []
         for by_response in groups.values():
             packs = []
