@@ -26,11 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from rubricc.pipeline import compile
-from rubricc.probes import run_probes
-from rubricc.probes.context import MARK
+from rubricc.probes import PROBES, run_probes
+from rubricc.probes.context import MARK, make_context, reference_column, shell_candidates
 from rubricc.probes.runner import _applies, rows_from_tests
-from rubricc.probes import PROBES
-from rubricc.probes.context import make_context, reference_column, shell_candidates
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRICS = sorted((ROOT / "rubrics").rglob("*.rubric"))

@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from rubricc import values as V
 from rubricc.data import read_jsonl, validate
-from rubricc.runtime import values as V
 from rubricc.runtime.result import JUDGE_KINDS
 
 BINS = 10

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc import types as t
+from rubricc import values as V
 from rubricc.judges import DEFAULT_TEMPLATE, RELATIVE_TEMPLATE
 from rubricc.resolve import RubricScope
-from rubricc.runtime import values as V
 from rubricc.runtime.result import JUDGE_KINDS, SET_KINDS
 
 TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
@@ -122,7 +122,7 @@ def callee_path(e) -> tuple[str, ...] | None:
 
 def fold_number(e) -> float | None:
     """The value of a constant numeric expression (`2`, `-1`, `0.5 * 2`), or None, computed by
-    the runtime's operators (`runtime/values`), a failure (`1 / 0`) being None."""
+    the runtime's operators (`values.py`), a failure (`1 / 0`) being None."""
     if isinstance(e, n.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
         return float(e.value)
     if isinstance(e, n.Unary) and e.op == "-":

@@ -20,7 +20,7 @@ from rich.table import Table
 from rubricc.data import DataRow, ScoredOutput, finite, read_jsonl, validate
 from rubricc.diagnostics import CompileError, render_all
 from rubricc.judges import JudgeRequired
-from rubricc.runtime.values import STATUSES
+from rubricc.values import STATUSES
 
 # Wide enough for paths in tables when output is piped (rich assumes 80 columns then).
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)

@@ -16,9 +16,9 @@ A judge item shows what the judge said, and a `judge each` item each criterion o
 from __future__ import annotations
 
 from rubricc import nodes as n
+from rubricc import values as V
 from rubricc.checked import Checked, choose_route, unrouted_items
 from rubricc.interpreter import RowEval
-from rubricc.runtime import values as V
 from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.source import Source

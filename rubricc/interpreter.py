@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
+from rubricc import values as V
 from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import (
     AGGREGATORS,
@@ -23,7 +24,6 @@ from rubricc.checked import (
 )
 from rubricc.judges import JudgeRequest
 from rubricc.parser import deep_walks
-from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
 from rubricc.runtime.services import Services

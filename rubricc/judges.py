@@ -17,7 +17,7 @@ import jinja2.meta
 import jinja2.sandbox
 
 from rubricc.diagnostics import did_you_mean
-from rubricc.runtime.values import ERROR, Failed
+from rubricc.values import ERROR, Failed
 
 # The response is fenced so that text inside it cannot pose as instructions to the judge: the fence
 # is a tag named after a hash of the response (`fence_id`), which the response cannot write. The

@@ -10,16 +10,16 @@ from __future__ import annotations
 import time
 import traceback
 
+from rubricc import values as V
 from rubricc.builtins import Regex
 from rubricc.checked import Checked, all_items, choose_route, judge_items, routed_items
 from rubricc.codegen import Generated
 from rubricc.ir import Function
+from rubricc.isolation.pool import WorkerPool
 from rubricc.judges import Judge, JudgeRequired
-from rubricc.runtime import values as V
 from rubricc.runtime.batch import RewardBatch
 from rubricc.runtime.judge_plan import run_planned
 from rubricc.runtime.kernels import BatchRuntime
-from rubricc.runtime.pool import WorkerPool
 from rubricc.runtime.result import ItemResult, RowResult
 from rubricc.runtime.services import Services
 from rubricc.source import Source

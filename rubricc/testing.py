@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rubricc import nodes as n
+from rubricc import values as V
 from rubricc.checked import callee_path, judge_items
 from rubricc.interpreter import RowEval
 from rubricc.judges import TEMPLATE_FAILED, PinnedJudge
-from rubricc.runtime import values as V
 from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.scorer import Scorer

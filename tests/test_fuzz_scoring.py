@@ -14,8 +14,8 @@ from hypothesis import given, reject
 from hypothesis import strategies as st
 
 from rubricc.interpreter import interpret_batch
+from rubricc.isolation.pool import WorkerPool
 from rubricc.pipeline import build, front
-from rubricc.runtime.pool import WorkerPool
 from rubricc.runtime.services import Services
 from rubricc.scorer import POOL_WARM_UP
 from tests.test_engines import as_tuple, grpo_batch

@@ -21,7 +21,7 @@ import rubricc
 from rubricc.backends import packing
 from rubricc.backends.hf import HFJudge, PackingUnsupported
 from rubricc.judges import JudgeRequest
-from rubricc.runtime.values import Failed
+from rubricc.values import Failed
 
 TOLERANCE = 1e-4
 ATTENTION = ("eager", "sdpa")

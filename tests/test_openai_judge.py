@@ -35,7 +35,7 @@ from rubricc.backends import judge_server, openai_compat, verdicts
 from rubricc.backends.judge_server import Faults, fault_for, prompt_key
 from rubricc.backends.openai_compat import OpenAIJudge
 from rubricc.judges import JudgeRequest, fence_id
-from rubricc.runtime.values import ERROR, TIMEOUT, Failed
+from rubricc.values import ERROR, TIMEOUT, Failed
 
 TOLERANCE = 1e-5
 SERVED = "tiny"

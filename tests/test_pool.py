@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from rubricc.runtime.pool import Outcome, WorkerPool, call_target
+from rubricc.isolation.pool import Outcome, WorkerPool, call_target
 from tests import pool_targets
 
 ADD = call_target(pool_targets.add)
@@ -201,7 +201,7 @@ def test_workers_do_not_rerun_the_parents_main_script(tmp_path):
     # every worker if spawn re-ran it: workers must start without the parent's __main__.
     script = (
         "import os\n"
-        "from rubricc.runtime.pool import WorkerPool\n"
+        "from rubricc.isolation.pool import WorkerPool\n"
         "if os.environ.get('RUBRICC_CHILD'):\n"
         "    raise SystemExit('the main script ran in a worker')\n"
         "os.environ['RUBRICC_CHILD'] = '1'\n"

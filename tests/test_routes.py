@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from rubricc import values as V
 from rubricc.checked import all_items
 from rubricc.explain import explain_row
 from rubricc.interpreter import interpret_row
 from rubricc.pipeline import compile
-from rubricc.runtime import values as V
 
 CASES = Path(__file__).parent / "cases" / "routes"
 

@@ -22,7 +22,7 @@ import pytest
 
 import rubricc
 from rubricc.builtins import code as harness
-from rubricc.runtime import sandbox
+from rubricc.isolation import sandbox
 from rubricc.scorer import DEFAULT_DEADLINE
 from tests.conftest import ROOT
 
@@ -124,7 +124,7 @@ time.sleep(60)
 def test_process_limits_are_per_sandbox() -> None:
     """A fork bomb in one sandbox leaves another free to fork (each has its own user namespace)."""
     bomb = subprocess.Popen([sys.executable, "-c", f"""
-from rubricc.runtime.sandbox import run_python, Limits
+from rubricc.isolation.sandbox import run_python, Limits
 run_python('# {MARK}\\nimport os, time\\nwhile True:\\n    try:\\n        os.fork() or time.sleep(60)\\n    except OSError:\\n        time.sleep(0.01)', timeout=2.0, limits=Limits(processes=16))
 """], cwd=ROOT)
     try:
@@ -300,7 +300,7 @@ def test_output_is_capped() -> None:
 def test_sandbox_dies_with_the_process_that_started_it() -> None:
     """A pool worker killed at its deadline takes its sandbox along (pdeathsig, then pid ns)."""
     worker = subprocess.Popen([sys.executable, "-c", f"""
-from rubricc.runtime.sandbox import run_python
+from rubricc.isolation.sandbox import run_python
 run_python('# {MARK}\\nimport os, time\\nos.fork()\\ntime.sleep(60)', timeout=30.0)
 """], cwd=ROOT)
     give_up = time.monotonic() + 10
@@ -317,7 +317,7 @@ def test_a_non_root_caller_gets_namespaces_and_is_told_what_is_missing() -> None
     RLIMIT_NPROC never binds the kernel's root user)."""
     script = f"""
 import json, warnings
-from rubricc.runtime import sandbox
+from rubricc.isolation import sandbox
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     result = sandbox.run_python('# {MARK}\\nimport os, socket\\ntry:\\n    open("{ROOT}/{MARK}", "w")\\nexcept OSError as e:\\n    print(e.strerror)\\ntry:\\n    socket.create_connection(("1.1.1.1", 53), timeout=1)\\nexcept OSError as e:\\n    print(e.errno)', timeout=3.0)

@@ -26,8 +26,8 @@ from rubricc.judges import (
     template_problems,
 )
 from rubricc.resolve import load_path
-from rubricc.runtime.values import ERROR, Failed
 from rubricc.typecheck import check_program
+from rubricc.values import ERROR, Failed
 from trainer.tiny import build_tiny_lm
 
 CASES = sorted((Path(__file__).parent / "cases" / "templates").glob("*.rubric"))

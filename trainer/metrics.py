@@ -23,7 +23,7 @@ import torch
 from rich.console import Console
 
 from rubricc.probes.signatures import SIGNATURES
-from rubricc.runtime.values import STATUSES
+from rubricc.values import STATUSES
 
 from .rewards import nanstd
 

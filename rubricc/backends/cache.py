@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rubricc.judges import Judge, JudgeRequest
-from rubricc.runtime.values import Failed
+from rubricc.values import Failed
 
 DEFAULT_PATH = Path.home() / ".cache" / "rubricc" / "verdicts.db"
 

@@ -57,7 +57,7 @@ import torch
 
 from rubricc.backends import packing, verdicts
 from rubricc.judges import JudgeRequest, JudgeRequired
-from rubricc.runtime.values import ERROR, Failed
+from rubricc.values import ERROR, Failed
 
 PACKABLE = ("eager", "sdpa")
 """Attention implementations that apply a custom additive 4-D mask as given."""

@@ -60,7 +60,7 @@ import openai
 
 from rubricc.backends import verdicts
 from rubricc.judges import JudgeRequest, rendered
-from rubricc.runtime.values import ERROR, TIMEOUT, Failed
+from rubricc.values import ERROR, TIMEOUT, Failed
 
 LOGPROBS, TEXT, AUTO = "logprobs", "text", "auto"
 RETRIED_STATUS = (408, 409, 429)

@@ -21,7 +21,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from rubricc.runtime.values import ERROR, Failed
+from rubricc.values import ERROR, Failed
 
 MIN_MASS = 1e-4
 """Below this much probability on the answers themselves, the judge did not answer the question

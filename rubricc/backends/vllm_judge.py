@@ -29,7 +29,7 @@ from functools import cached_property
 
 from rubricc.backends import verdicts
 from rubricc.judges import JudgeRequest
-from rubricc.runtime.values import ERROR, Failed
+from rubricc.values import ERROR, Failed
 
 TOP_LOGPROBS = 20  # vLLM's default cap on logprobs per token
 INSTALL = "pip install 'rubricc[vllm]' (Linux with a CUDA GPU)"

@@ -3,7 +3,7 @@
 >>> python_tests("def add(a, b):\\n    return a + b", ["assert add(1, 2) == 3", "assert add(2, 2) == 5"])
 0.5
 
-How a test is run. One sandbox (`rubricc.runtime.sandbox`) per call; inside it a harness process
+How a test is run. One sandbox (`rubricc.isolation.sandbox`) per call; inside it a harness process
 that never runs the response's code forks one child per test, up to `LANES` at a time. A child
 installs audit hooks, runs the response's code, then the test, and reports a pass by writing that
 test's nonce on the result pipe. Only that line counts: the parent never reads stdout for results,
@@ -99,7 +99,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rubricc.builtins.registry import builtin
-from rubricc.runtime import sandbox
+from rubricc.isolation import sandbox
 
 TESTS_BUDGET = 7.0
 """Seconds for all the tests of one call. With `STARTUP_ALLOWANCE` and the sandbox's own

@@ -14,9 +14,9 @@ True
 from __future__ import annotations
 
 from rubricc import nodes as n
+from rubricc import values as V
 from rubricc.builtins import REGISTRY, Regex
 from rubricc.checked import Checked, callee_path
-from rubricc.runtime import values as V
 
 
 class _Unknown:
@@ -134,7 +134,7 @@ class PartialEval:
 
 
 def _attempt(fn, *args) -> object:
-    """The runtime's own operation (`runtime/values`, a built-in); a value it cannot compute (a
+    """The runtime's own operation (`values.py`, a built-in); a value it cannot compute (a
     failure, a type the checker let through, a none) is just unknown before scoring."""
     try:
         value = fn(*args)

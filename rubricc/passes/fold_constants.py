@@ -9,10 +9,10 @@ division by zero still shows up at run time with its row, as the interpreter rep
 
 from __future__ import annotations
 
+from rubricc import values as V
 from rubricc.builtins import REGISTRY
 from rubricc.ir import Const, Function, Op
 from rubricc.passes.substitute import substitute
-from rubricc.runtime import values as V
 
 
 def _fold(op: Op):

@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
+from rubricc import values as V
 from rubricc.checked import Checked, all_items
 from rubricc.probes.context import MARK, Context, make_context, reference_column, shell_candidates
 from rubricc.probes.registry import Probe
-from rubricc.runtime import values as V
 from rubricc.runtime.result import RowResult
 
 JUDGED_MARGIN = 0.05

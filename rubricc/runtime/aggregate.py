@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rubricc.runtime.values import ERROR, Failed
+from rubricc.values import ERROR, Failed
 
 
 @dataclass(frozen=True)

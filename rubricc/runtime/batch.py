@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rubricc.runtime.result import RowResult
-from rubricc.runtime.values import STATUS_CODE, STATUSES
+from rubricc.values import STATUS_CODE, STATUSES
 
 
 @dataclass

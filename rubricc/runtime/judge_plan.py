@@ -15,8 +15,8 @@ decide both runs alike, so gated rows still ask nothing. A request the first run
 
 from __future__ import annotations
 
+from rubricc import values as V
 from rubricc.judges import JudgeRequest
-from rubricc.runtime import values as V
 from rubricc.runtime.kernels import BatchRuntime
 from rubricc.runtime.services import Services
 

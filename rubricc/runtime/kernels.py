@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from rubricc import values as V
 from rubricc.builtins import REGISTRY
 from rubricc.checked import Checked
 from rubricc.judges import JudgeRequest
-from rubricc.runtime import values as V
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
 from rubricc.runtime.services import Services

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rubricc.runtime import values as V
+from rubricc import values as V
 from rubricc.runtime.aggregate import Entry
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from rubricc import values as V
 from rubricc.builtins import REGISTRY
+from rubricc.isolation.pool import WorkerPool, call_target
 from rubricc.judges import Judge, JudgeRequest, JudgeRequired, judge_rendered
-from rubricc.runtime import values as V
-from rubricc.runtime.pool import WorkerPool, call_target
 
 
 class Services:
