@@ -7,6 +7,7 @@ judge, and how many judge requests were sent.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 
@@ -27,12 +28,8 @@ class Services:
         """Run a heavy built-in over many argument tuples; a deadline overrun is a `timeout`."""
         if not arg_list:
             return []
-        started = time.perf_counter()
-        try:
+        with self.timed("heavy", len(arg_list)):
             return self._heavy_batch(fn, arg_list)
-        finally:
-            self.account["heavy_s"] += time.perf_counter() - started
-            self.account["heavy_calls"] += len(arg_list)
 
     def _heavy_batch(self, fn: str, arg_list: list[tuple]) -> list[object]:
         if self.pool is None:
@@ -49,12 +46,8 @@ class Services:
         """Call a batched built-in once, on the columns of many argument tuples, on the device."""
         if not arg_list:
             return []
-        started = time.perf_counter()
-        try:
+        with self.timed("batched", len(arg_list)):
             return self._batched(fn, arg_list)
-        finally:
-            self.account["batched_s"] += time.perf_counter() - started
-            self.account["batched_calls"] += len(arg_list)
 
     def _batched(self, fn: str, arg_list: list[tuple]) -> list[object]:
         """If the one call raises, one call per tuple: a bad row fails alone, as in the interpreter."""
@@ -74,15 +67,27 @@ class Services:
         if self.judge_backend is None:
             raise JudgeRequired("this rubric has judge items: pass a judge backend "
                                 "(judge= in the Python API, --judge on the command line)")
-        started, before = time.perf_counter(), _backend_account(self.judge_backend)
+        before = _backend_account(self.judge_backend)
         try:
-            return judge_rendered(self.judge_backend, requests)
+            with self.timed("judge"):
+                return judge_rendered(self.judge_backend, requests)
         finally:
-            self.account["judge_s"] += time.perf_counter() - started
             self.account["judge_requests"] += len(requests)
             # what the backend counts itself: cache hits, calls sent, retries, tokens, failures
             for key, value in (_backend_account(self.judge_backend) - before).items():
                 self.account[f"judge_{key}"] += value
+
+    @contextlib.contextmanager
+    def timed(self, what: str, calls: int | None = None):
+        """Adds the block's seconds to `{what}_s` (and `calls` to `{what}_calls`), even when it
+        raises: the one timing helper of the account."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.account[f"{what}_s"] += time.perf_counter() - started
+            if calls is not None:
+                self.account[f"{what}_calls"] += calls
 
 
 def _backend_account(judge: Judge) -> Counter:
