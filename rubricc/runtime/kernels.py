@@ -236,7 +236,7 @@ class BatchRuntime:
         if isinstance(slots, V.Failed):
             return slots
         asked = [(self.arg(texts, k), self.arg(weights, k)) for k in slots]
-        bad = next((V.failed_arg(pair) for pair in asked if V.failed_arg(pair) is not None), None)
+        bad = next((b for b in map(V.failed_arg, asked) if b is not None), None)
         return bad if bad is not None else [(text, float(w)) for text, w in asked]
 
     def route(self, rows, key) -> list:
