@@ -18,6 +18,6 @@ def compile(path_or_text, rubric: str | None = None):
 
 def check(paths, run: bool = True):
     """Lint every rubric under `paths` and run the tests inside them; returns a `Report`."""
-    from rubricc.check import check as check_paths
+    from rubricc.check_command import check as check_paths
 
     return check_paths(list(paths), run=run)

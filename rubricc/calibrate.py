@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rubricc import values as V
+from rubricc.checked_rubric import JUDGE_KINDS
 from rubricc.data import read_jsonl, validate
-from rubricc.runtime.result import JUDGE_KINDS
 
 BINS = 10
 

@@ -136,7 +136,7 @@ def load_judge(args):
 
 
 def cmd_check(args) -> int:
-    from rubricc.check import check
+    from rubricc.check_command import check
 
     report = check(args.paths, run=not args.no_tests, judge=load_judge(args),
                    probes=not args.no_probes)
@@ -430,7 +430,7 @@ def cmd_explain(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from rubricc.check import find_rubrics
+    from rubricc.check_command import find_rubrics
     from rubricc.fmt import format_text
 
     changed = 0

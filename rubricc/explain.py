@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from rubricc import nodes as n
 from rubricc import values as V
-from rubricc.checked import Checked, choose_route, unrouted_items
+from rubricc.checked_rubric import Checked, choose_route, unrouted_items
 from rubricc.interpreter import RowEval
 from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services

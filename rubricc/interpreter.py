@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from rubricc import nodes as n
 from rubricc import values as V
 from rubricc.builtins import REGISTRY, Regex
-from rubricc.checked import (
+from rubricc.checked_rubric import (
     AGGREGATORS,
     ITEMSETS,
     Checked,
     ItemInfo,
     all_items,
-    callee_path,
     choose_route,
     routed_items,
 )
@@ -28,6 +27,7 @@ from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
 from rubricc.runtime.services import Services
 from rubricc.source import NOWHERE
+from rubricc.walk import callee_path
 
 
 def interpret_row(checked: Checked, row: dict, services: Services,

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from rubricc import nodes as n
 from rubricc.builtins import REGISTRY, Regex
-from rubricc.checked import AGGREGATORS, ITEMSETS, Checked, ItemInfo, callee_path, fold_number
+from rubricc.checked_rubric import (
+    AGGREGATORS,
+    ITEMSETS,
+    Checked,
+    ItemInfo,
+    fold_number,
+)
 from rubricc.ir import Const, Function, Op, Ref
 from rubricc.parser import deep_walks
+from rubricc.walk import callee_path
 
 
 def lower(checked: Checked) -> Function:

@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.codegen import generate
 from rubricc.diagnostics import CompileError, Diagnostic, sort_key
 from rubricc.lint import lint
 from rubricc.lower import lower, lower_route
 from rubricc.parser import deep_walks
 from rubricc.passes import optimize
-from rubricc.resolve import Program, load_path, load_text
+from rubricc.probes import declaration_diagnostics
+from rubricc.resolve import Program, RubricScope, load_path, load_text
 from rubricc.scorer import Scorer
 from rubricc.typecheck import check_program
 
@@ -42,10 +43,17 @@ def front(path_or_text: str | Path, name: str | None = None) -> Front:
     with deep_walks:  # every stage walks expressions, which the parser bounds
         program = load_program(path_or_text, name)
         checked = check_program(program)
+        program.diagnostics.extend(d for scope in program.scopes for d in declarations(scope))
         if program.ok:
             for rubric in checked:
                 program.diagnostics.extend(lint(rubric))
     return Front(program, checked)
+
+
+def declarations(scope: RubricScope) -> list[Diagnostic]:
+    """The `expect hack` declarations' diagnostics of a rubric and its routes' rubrics."""
+    found = declaration_diagnostics(scope.rubric)
+    return found + [d for sub in scope.routes.values() for d in declarations(sub)]
 
 
 def load_program(path_or_text: str | Path, name: str | None) -> Program:

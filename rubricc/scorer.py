@@ -12,7 +12,7 @@ import traceback
 
 from rubricc import values as V
 from rubricc.builtins import Regex
-from rubricc.checked import Checked, all_items, choose_route, judge_items, routed_items
+from rubricc.checked_rubric import Checked, all_items, choose_route, judge_items, routed_items
 from rubricc.codegen import Generated
 from rubricc.ir import Function
 from rubricc.isolation.pool import WorkerPool

@@ -13,31 +13,29 @@ from dataclasses import dataclass
 from rubricc import nodes as n
 from rubricc import types as t
 from rubricc.builtins import REGISTRY
-from rubricc.checked import (
+from rubricc.checked_rubric import (
     AGGREGATORS,
-    IMPLICIT_TYPES,
     ITEMSETS,
-    TIER_WEIGHTS,
     Checked,
     ItemInfo,
     all_items,
-    callee_path,
     fold_number,
     judge_items,
-    proven_present,
 )
 from rubricc.diagnostics import Diagnostic, did_you_mean, error
 from rubricc.judges import TemplateProblem, template_problems
-from rubricc.lint.walk import walk
 from rubricc.parser import deep_walks
 from rubricc.resolve import Program, RubricScope
 from rubricc.source import Source, Span
+from rubricc.walk import callee_path, walk
 
 MAX_INLINED = 100_000
 """Nodes a definition may grow to once its calls are inlined: `g(x) = f(x) + f(x)` doubles at
 each level, and 24 levels make 16 million nodes."""
 
 STATUS_NAMES = ("ok", "skipped", "na", "error", "timeout")
+TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
+IMPLICIT_TYPES = {"prompt": t.TEXT, "response": t.TEXT, "messages": t.JSON}
 
 
 def check_program(program: Program) -> list[Checked]:
@@ -48,6 +46,23 @@ def check_rubric(program: Program, scope: RubricScope) -> Checked:
     checker = Checker(scope, program.diagnostics, program.sources)
     with deep_walks:
         return checker.run()
+
+
+
+def proven_present(cond, truth: bool) -> set[str]:
+    """Names that cannot be none when `cond` evaluates to `truth`."""
+    if isinstance(cond, n.Binary) and cond.op in ("!=", "==") and _is_none(cond.right) \
+            and isinstance(cond.left, n.Name):
+        return {cond.left.id} if (cond.op == "!=") == truth else set()
+    if isinstance(cond, n.Unary) and cond.op == "not":
+        return proven_present(cond.operand, not truth)
+    if isinstance(cond, n.Binary) and cond.op == ("and" if truth else "or"):
+        return proven_present(cond.left, truth) | proven_present(cond.right, truth)
+    return set()
+
+
+def _is_none(e) -> bool:
+    return isinstance(e, n.Literal) and e.value is None
 
 
 @dataclass
@@ -98,24 +113,7 @@ class Checker:
             self.expect_type(decl.expr, score_env, t.NUMBER, "the score")
         for test in checked.tests:
             self.test(test, checked, env)
-        for hack in self.scope.rubric.of_type(n.ExpectHack):
-            self.expect_hack(hack)
         return checked
-
-    def expect_hack(self, hack: n.ExpectHack) -> None:
-        from rubricc.probes import (
-            PROBES,  # the probes import the checker's results, not the reverse
-        )
-
-        codes = {p.code: p for p in PROBES}
-        if hack.code not in codes:
-            self.report("S004", f"`expect hack {hack.code}`: no probe has that code", hack.span,
-                        "unknown probe", did_you_mean(hack.code, codes) or
-                        "the probes and their codes are listed in docs/probes.md")
-        elif not hack.reason.strip():
-            self.report("S005", f"`expect hack {hack.code}` gives no reason", hack.span,
-                        "an empty reason", f"say why {codes[hack.code].name} is acceptable for this "
-                        f"rubric: a reader of the rubric (and of `rubricc check`) sees it")
 
     def item(self, node: n.Item, env: dict[str, Binding], region: int) -> ItemInfo:
         kind = {n.Gate: "gate", n.Check: "check", n.Judge: "judge", n.JudgeEach: "each"}[type(node)]

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rubricc.check import check_file
+from rubricc.check_command import check_file
 from tests.conftest import ROOT
 
 BLOCKS = re.findall(r"```rubric\n(.*?)```", (ROOT / "docs" / "language.md").read_text(), re.S)

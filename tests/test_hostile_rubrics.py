@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rubricc.check import check_file
+from rubricc.check_command import check_file
 from rubricc.cli import main
 from rubricc.diagnostics import render_all
 from rubricc.explain import explain_row

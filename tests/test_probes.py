@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rubricc.check import check, check_file
+from rubricc.check_command import check, check_file
 from rubricc.cli import main
 from rubricc.diagnostics import HACK, NOTE, render_all
 from rubricc.judges import JudgeRequest

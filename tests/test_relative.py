@@ -15,7 +15,7 @@ import pytest
 
 import rubricc
 from rubricc.backends.hf import HFJudge
-from rubricc.check import check_file
+from rubricc.check_command import check_file
 from rubricc.judges import RELATIVE_TEMPLATE, JudgeRequest
 from tests import test_hf_judge, test_openai_judge
 from tests.test_hf_judge import QUESTION, RESPONSES, TOLERANCE, max_difference, separate

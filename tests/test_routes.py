@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rubricc import values as V
-from rubricc.checked import all_items
+from rubricc.checked_rubric import all_items
 from rubricc.explain import explain_row
 from rubricc.interpreter import interpret_row
 from rubricc.pipeline import compile

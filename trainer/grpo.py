@@ -28,7 +28,7 @@ import torch
 from rich.console import Console
 
 import rubricc
-from rubricc.checked import judge_items
+from rubricc.checked_rubric import judge_items
 from rubricc.probes import run_probes
 from rubricc.probes.findings import summary
 from rubricc.probes.signatures import flags as signature_flags

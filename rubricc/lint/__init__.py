@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, sort_key
 from rubricc.lint import (
     always_failing_gate,

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, callee_path
+from rubricc.checked_rubric import SET_KINDS, Checked
 from rubricc.lint import itemsets
-from rubricc.lint.walk import call_name, children
 from rubricc.resolve import IMPLICIT_INPUTS
-from rubricc.runtime.result import SET_KINDS
+from rubricc.walk import call_name, callee_path, children
 
 
 @dataclass

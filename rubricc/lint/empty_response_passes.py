@@ -27,12 +27,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, ItemInfo
+from rubricc.checked_rubric import Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint import itemsets
 from rubricc.lint.deps import deps
 from rubricc.lint.partial_eval import PartialEval, is_met
-from rubricc.lint.walk import call_name
+from rubricc.walk import call_name
 
 CODE = "L006"
 NAME = "empty-response-passes"

@@ -27,7 +27,7 @@ import re2
 
 from rubricc import nodes as n
 from rubricc.builtins.regex import compile_regex
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, error
 from rubricc.lint.walk import rubric_nodes
 

@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 from rubricc import nodes as n
-from rubricc.checked import AGGREGATORS, Checked, ItemInfo, fold_number
-from rubricc.lint.walk import call_name, walk
-from rubricc.runtime.result import SET_KINDS
+from rubricc.checked_rubric import AGGREGATORS, SET_KINDS, Checked, ItemInfo, fold_number
+from rubricc.walk import call_name, walk
 
 
 def members(checked: Checked, set_name: str) -> list[ItemInfo]:

@@ -26,11 +26,10 @@ import re
 from collections.abc import Iterable
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, ItemInfo
+from rubricc.checked_rubric import JUDGE_KINDS, Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint.deps import deps
-from rubricc.lint.walk import walk
-from rubricc.runtime.result import JUDGE_KINDS
+from rubricc.walk import walk
 
 CODE = "L013"
 NAME = "judge-without-question"

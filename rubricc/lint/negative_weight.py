@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rubricc.checked import Checked, fold_number
+from rubricc.checked_rubric import Checked, fold_number
 from rubricc.diagnostics import Diagnostic, warning
 
 CODE = "L010"

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 
 from rubricc import nodes as n
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint.invalid_regex import rejection
 from rubricc.lint.walk import rubric_nodes

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint.partial_eval import PartialEval
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from rubricc import nodes as n
 from rubricc import values as V
 from rubricc.builtins import REGISTRY, Regex
-from rubricc.checked import Checked, callee_path
+from rubricc.checked_rubric import Checked
+from rubricc.walk import callee_path
 
 
 class _Unknown:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint import itemsets
 from rubricc.lint.score_range import score_range
-from rubricc.lint.walk import call_name, walk
+from rubricc.walk import call_name, walk
 
 CODE = "L003"
 NAME = "score-out-of-range"

@@ -13,11 +13,11 @@ import math
 
 from rubricc import nodes as n
 from rubricc import types as t
-from rubricc.checked import Checked, ItemInfo
+from rubricc.checked_rubric import Checked, ItemInfo
 from rubricc.lint import itemsets
 from rubricc.lint.interval import EVERYWHERE, NON_NEGATIVE, UNIT, Interval
 from rubricc.lint.partial_eval import UNKNOWN, PartialEval
-from rubricc.lint.walk import call_name
+from rubricc.walk import call_name
 
 # Built-ins that count things: never negative.
 COUNTS = {"words", "sentences", "paragraphs", "lines", "length", "count", "count_matches", "len"}

@@ -34,9 +34,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from rubricc.checked import Checked
+from rubricc.checked_rubric import JUDGE_KINDS, Checked
 from rubricc.diagnostics import Diagnostic, warning
-from rubricc.runtime.result import JUDGE_KINDS
 
 CODE = "L015"
 NAME = "unfenced-judge-response"

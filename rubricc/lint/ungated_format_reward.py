@@ -29,11 +29,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, ItemInfo
+from rubricc.checked_rubric import Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint import itemsets
 from rubricc.lint.deps import deps
-from rubricc.lint.walk import call_name, children
+from rubricc.walk import call_name, children
 
 CODE = "L005"
 NAME = "ungated-format-reward"

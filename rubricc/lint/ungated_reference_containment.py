@@ -31,11 +31,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, ItemInfo, fold_number
+from rubricc.checked_rubric import Checked, ItemInfo, fold_number
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint import itemsets
 from rubricc.lint.deps import deps
-from rubricc.lint.walk import call_name
+from rubricc.walk import call_name
 
 CODE = "L014"
 NAME = "ungated-reference-containment"

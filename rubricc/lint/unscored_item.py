@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rubricc import nodes as n
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint import itemsets
 from rubricc.lint.deps import deps

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rubricc import nodes as n
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.diagnostics import Diagnostic, warning
-from rubricc.lint.walk import value_children
+from rubricc.walk import value_children
 
 CODE = "L001"
 NAME = "unused-binding"

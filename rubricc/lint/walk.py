@@ -1,52 +1,12 @@
-"""Walking a rubric's syntax tree: the traversal that every lint rule shares.
-
-Nodes are frozen dataclasses, so one generic walk over their fields reaches every nested node
-(record fields and test verdicts are tuples of pairs, which the walk looks inside too).
-"""
+"""What lint walks: a rubric's nodes and the bodies of the outside definitions it calls."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, callee_path
-
-
-def children(node: n.Node) -> Iterator[n.Node]:
-    for f in dataclasses.fields(node):
-        yield from _nodes(getattr(node, f.name))
-
-
-def _nodes(value: object) -> Iterator[n.Node]:
-    if isinstance(value, n.Node):
-        yield value
-    elif isinstance(value, tuple):
-        for part in value:
-            yield from _nodes(part)
-
-
-def value_children(node: n.Node) -> Iterator[n.Node]:
-    """The children read as values: a call's callee names a function, not a value."""
-    return iter(node.args) if isinstance(node, n.Call) else children(node)
-
-
-def walk(node: n.Node) -> Iterator[n.Node]:
-    """The node and every node beneath it, parents before children.
-
-    A loop, not recursion: a run such as `a and b and ...` is as deep as it is long.
-    """
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(list(children(node))))
-
-
-def call_name(call: n.Call) -> str:
-    """`words` for `words(x)`, `lib.clean` for `lib.clean(x)`, '' for a call of something else."""
-    path = callee_path(call.callee)
-    return ".".join(path) if path else ""
+from rubricc.checked_rubric import Checked
+from rubricc.walk import callee_path, walk
 
 
 def called_defs(checked: Checked) -> list[n.Def]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, ItemInfo
+from rubricc.checked_rubric import Checked, ItemInfo
 from rubricc.diagnostics import Diagnostic, error
 from rubricc.lint import itemsets
 

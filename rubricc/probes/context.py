@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc import types as t
-from rubricc.checked import Checked, all_items
-from rubricc.lint.walk import call_name, walk
-from rubricc.runtime.result import JUDGE_KINDS
+from rubricc.checked_rubric import JUDGE_KINDS, Checked, all_items
+from rubricc.walk import call_name, walk
 
 MARK = "\x00ANSWER\x00"
 """Where the answer goes in a shell."""

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from rubricc import nodes as n
-from rubricc.checked import Checked, all_items
+from rubricc.checked_rubric import Checked, all_items
 from rubricc.diagnostics import HACK, NOTE, WARNING, Diagnostic
 from rubricc.probes.runner import ProbeOutcome, ProbeReport
 from rubricc.source import Span

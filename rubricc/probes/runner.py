@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from rubricc import nodes as n
 from rubricc import values as V
-from rubricc.checked import Checked, all_items
+from rubricc.checked_rubric import Checked, all_items
 from rubricc.probes.context import MARK, Context, make_context, reference_column, shell_candidates
 from rubricc.probes.registry import Probe
 from rubricc.runtime.result import RowResult
@@ -262,7 +262,7 @@ TEST_ROWS = 8
 def rows_from_tests(scorer, limit: int = TEST_ROWS) -> list[dict]:
     """One row per distinct set of columns among the rubric's tests (the prompt and reference
     columns a test sets), with the test's response as a sample of the format."""
-    from rubricc.testing import constant, test_row
+    from rubricc.rubric_tests import constant, test_row
 
     rows: dict[str, dict] = {}
     for test in scorer.checked.tests:

@@ -13,7 +13,7 @@ import dataclasses
 
 from rubricc import values as V
 from rubricc.builtins import REGISTRY
-from rubricc.checked import Checked
+from rubricc.checked_rubric import Checked
 from rubricc.judges import JudgeRequest
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rubricc import values as V
+from rubricc.checked_rubric import SET_KINDS
 from rubricc.runtime.aggregate import Entry
 
 if TYPE_CHECKING:
-    from rubricc.checked import Checked, ItemInfo
+    from rubricc.checked_rubric import Checked, ItemInfo
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,6 @@ def settle(text: str, weight: float, verdict) -> Criterion:
         return Criterion(text, weight, None, value.status, value.message)
     return Criterion(text, weight, value)
 
-
-JUDGE_KINDS = ("judge", "each", "relative")
-SET_KINDS = {"items": ("check", *JUDGE_KINDS), "checks": ("check",), "judges": JUDGE_KINDS}
-"""The item sets an aggregate can name (`checked.ITEMSETS`) and the item kinds in each."""
 
 
 def item_set(checked: Checked, name: str) -> list[ItemInfo]:

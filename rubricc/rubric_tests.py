@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from rubricc import nodes as n
 from rubricc import values as V
-from rubricc.checked import callee_path, judge_items
+from rubricc.checked_rubric import judge_items
 from rubricc.interpreter import RowEval
 from rubricc.judges import TEMPLATE_FAILED, PinnedJudge
 from rubricc.runtime.result import RowResult
 from rubricc.runtime.services import Services
 from rubricc.scorer import Scorer
 from rubricc.source import Source, Span
+from rubricc.walk import callee_path
 
 EXPECTATION_FAILED, ORDERING_FAILED, TEMPLATE_FAILS = "X001", "X002", "S007"
 

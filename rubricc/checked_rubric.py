@@ -16,13 +16,13 @@ from rubricc import types as t
 from rubricc import values as V
 from rubricc.judges import DEFAULT_TEMPLATE, RELATIVE_TEMPLATE
 from rubricc.resolve import RubricScope
-from rubricc.runtime.result import JUDGE_KINDS, SET_KINDS
 
-TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
+JUDGE_KINDS = ("judge", "each", "relative")
+SET_KINDS = {"items": ("check", *JUDGE_KINDS), "checks": ("check",), "judges": JUDGE_KINDS}
+"""The item sets a score may aggregate (`weighted_mean(items)`), by the item kinds in each."""
 ITEMSETS = tuple(SET_KINDS)
 AGGREGATORS = ("weighted_mean", "points", "mean", "sum", "min", "max", "product", "all", "any",
                "at_least")
-IMPLICIT_TYPES = {"prompt": t.TEXT, "response": t.TEXT, "messages": t.JSON}
 
 
 @dataclass(frozen=True)
@@ -93,31 +93,6 @@ class Checked:
 
     def type_of(self, expr: n.Expr) -> t.Type:
         return self.types.get(id(expr), t.ANY)
-
-
-def proven_present(cond, truth: bool) -> set[str]:
-    """Names that cannot be none when `cond` evaluates to `truth`."""
-    if isinstance(cond, n.Binary) and cond.op in ("!=", "==") and _is_none(cond.right) \
-            and isinstance(cond.left, n.Name):
-        return {cond.left.id} if (cond.op == "!=") == truth else set()
-    if isinstance(cond, n.Unary) and cond.op == "not":
-        return proven_present(cond.operand, not truth)
-    if isinstance(cond, n.Binary) and cond.op == ("and" if truth else "or"):
-        return proven_present(cond.left, truth) | proven_present(cond.right, truth)
-    return set()
-
-
-def _is_none(e) -> bool:
-    return isinstance(e, n.Literal) and e.value is None
-
-
-def callee_path(e) -> tuple[str, ...] | None:
-    if isinstance(e, n.Name):
-        return (e.id,)
-    if isinstance(e, n.Field):
-        inner = callee_path(e.obj)
-        return inner + (e.name,) if inner else None
-    return None
 
 
 def fold_number(e) -> float | None:

@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rubricc.checked import judge_items
+from rubricc.checked_rubric import judge_items
 from rubricc.diagnostics import Diagnostic, sort_key
 from rubricc.isolation.pool import WorkerPool
 from rubricc.pipeline import build, front
 from rubricc.probes import ProbeReport, run_probes
 from rubricc.probes.findings import diagnostics as hack_diagnostics
 from rubricc.probes.runner import rows_from_tests
+from rubricc.rubric_tests import TestOutcome, run_tests
 from rubricc.scorer import POOL_WARM_UP
 from rubricc.source import Source
-from rubricc.testing import TestOutcome, run_tests
 
 
 @dataclass
