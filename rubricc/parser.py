@@ -256,8 +256,10 @@ class ToAst(Transformer_NonRecursive):
         return n.Judge(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta), relative=True)
 
     def judge_each(self, meta, c):
-        alias = str(c[-2]) if c[-2] is not None else None
-        return n.JudgeEach(str(c[0]), c[1], tuple(c[2:-2]), alias, c[-1], self._span(meta))
+        middle = c[2:-1]  # modifiers, the alias (a token, or None when absent), modifiers
+        modifiers = tuple(m for m in middle if isinstance(m, n.Modifier))
+        alias = next((str(m) for m in middle if isinstance(m, Token)), None)
+        return n.JudgeEach(str(c[0]), c[1], modifiers, alias, c[-1], self._span(meta))
 
     def weight(self, meta, c):
         return n.Modifier("weight", c[0], self._span(meta))
