@@ -6,7 +6,7 @@ The usual way is what a reward function for a trainer does with Hugging Face's m
 each sample, in-process, `verify(parse(gold), parse(completion))` with its default settings (its
 own signal-based timeouts included). Two data sets, each timed side by side in one run:
 
-1. math-verify's own 276 test cases (`../shared/data/math/mathverify_cases.jsonl`): seconds for
+1. math-verify's own 276 test cases (`tests/data/math/mathverify_cases.jsonl`): seconds for
    the whole set, and how many cases each side gets right against the cases' `expected`.
 2. GRPO-shaped batches from `bench/score_math.py` (8 responses per prompt, 2-3 distinct final
    answers per prompt repeated across the 8, each in its own reasoning text): seconds, and
@@ -36,7 +36,7 @@ from score_math import RUBRIC, Rows, in_batches, make_rows  # noqa: E402  (the s
 
 import rubricc.pipeline as pipeline  # noqa: E402
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "data" / "math" / "mathverify_cases.jsonl"
+CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "math" / "mathverify_cases.jsonl"
 
 
 def math_verify_reward(completions: list[str], answer: list[str], **kwargs) -> list[float]:
@@ -109,14 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()[0]
         run_compiled(scorer, make_rows(16, False, args.seed + 1), args.batch)  # start the pool
         math_verify_reward(["\\boxed{1}"], ["1"])  # import math-verify and its LaTeX parser
-        if CASES.exists():
-            cases = load_cases()
-            ratio = report(f"math-verify's {len(cases.responses)} test cases, one batch",
-                           cases, side_by_side(scorer, cases, len(cases.responses), args.repeats),
-                           console)
-            console.print(f"test cases: speedup {ratio:.2f}x")
-        else:
-            console.print(f"({CASES} not found: the test-case comparison is skipped)")
+        cases = load_cases()
+        ratio = report(f"math-verify's {len(cases.responses)} test cases, one batch",
+                       cases, side_by_side(scorer, cases, len(cases.responses), args.repeats),
+                       console)
+        console.print(f"test cases: speedup {ratio:.2f}x")
         rows = make_rows(args.rows, False, args.seed)
         ratio = report(f"{args.rows:,} GRPO-shaped rows, batches of {args.batch}", rows,
                        side_by_side(scorer, rows, args.batch, args.repeats), console)

@@ -8,6 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "rubrics").rglob("*.rubric"))
+DATA = ROOT / "tests" / "data"  # public reference data (IFEval, Math-Verify); see SOURCE.md there
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,24 @@
 """IFEval: agreement with Google's official checker on GPT-4's 541 responses, through the rubric."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 import rubricc
 from rubricc.builtins.ifeval import ifeval_follows, loose_variants, no_comma
 from rubricc.builtins.ifeval_tokens import count_sentences
+from tests.conftest import DATA, ROOT
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ifeval"
-RUBRIC = Path(__file__).resolve().parents[1] / "rubrics" / "ifeval" / "ifeval.rubric"
+IFEVAL = DATA / "ifeval"  # tests/data/ifeval/SOURCE.md: where each file comes from
+RUBRIC = ROOT / "rubrics" / "ifeval" / "ifeval.rubric"
 
 
 def _load(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in (IFEVAL / name).read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
-    if not DATA.exists():
-        pytest.skip("../shared/data/ifeval is not available")
     responses = {
         r["prompt"]: r["response"] for r in _load("input_response_data_gpt4_20231107_145030.jsonl")
     }

@@ -1,4 +1,4 @@
-"""`rubrics/math/answer.rubric` against math-verify's own test cases (../shared/data/math).
+"""`rubrics/math/answer.rubric` against math-verify's own test cases (tests/data/math).
 
 Each row is a (gold, pred, expected) case from Hugging Face Math-Verify's test suite. The settings
 each upstream test used are ignored: rubricc scores with its defaults. docs/packs/math.md lists
@@ -8,18 +8,15 @@ the rows that still disagree, and why.
 import doctest
 import importlib
 import json
-from pathlib import Path
 
 import pytest
 
 import rubricc
 from rubricc.builtins.mathx import math_equal
+from tests.conftest import DATA, ROOT
 
-ROOT = Path(__file__).parent.parent
-CASES = ROOT.parent / "shared" / "data" / "math" / "mathverify_cases.jsonl"
+CASES = DATA / "math" / "mathverify_cases.jsonl"  # tests/data/math/SOURCE.md: where it comes from
 RUBRIC_AGREES = 271  # of 276; math-verify itself, with its defaults: 269
-
-needs_cases = pytest.mark.skipif(not CASES.exists(), reason="needs ../shared/data/math")
 
 
 def load_cases() -> list[dict]:
@@ -44,7 +41,6 @@ def score(rubric: str, rows: list[dict]) -> list[float]:
         scorer.close()
 
 
-@needs_cases
 def test_answer_rubric_agrees_with_math_verify_cases() -> None:
     rows = load_cases()
     wrong = disagreements(rows, score(str(ROOT / "rubrics/math/answer.rubric"), rows))
