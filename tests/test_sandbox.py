@@ -7,6 +7,7 @@ last test checks that no sandbox process outlived its run.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import secrets
@@ -22,6 +23,7 @@ import pytest
 
 import rubricc
 from rubricc.builtins import code as harness
+from rubricc.builtins import code_harness
 from rubricc.isolation import sandbox
 from rubricc.scorer import DEFAULT_DEADLINE
 from tests.conftest import ROOT
@@ -503,7 +505,7 @@ EQUALITY = [  # (left, right, strict ==)
 
 @pytest.mark.parametrize(("left", "right", "equal"), EQUALITY)
 def test_strict_equality_agrees_with_python_on_builtin_values(left, right, equal) -> None:
-    strict = harness._strict_equality()
+    strict = code_harness._strict_equality()
     assert strict(left, right) is equal is (left == right) and strict(right, left) is equal
 
 
@@ -528,7 +530,7 @@ def test_strict_equality_ignores_the_responses_methods() -> None:
 
         __hash__ = str.__hash__
 
-    strict = harness._strict_equality()
+    strict = code_harness._strict_equality()
     assert not strict(Anything(), 3) and not strict(3, Anything()) and not strict([Anything()], [3])
     assert not strict(Int(5), 3) and strict(Int(3), 3)  # compared by its int value
     assert not strict(Listy([9]), [3]) and strict(Listy([3]), [3])
@@ -585,6 +587,14 @@ def test_a_batch_with_hostile_rows_scores_every_row() -> None:
     assert "not valid Python" in results[9].items["passes"].message
 
 
+def test_the_harness_module_ships_all_its_functions() -> None:
+    """`code_harness` is the shipped program and nothing else: a function of it left out of the
+    shipped ones would only fail inside the sandbox, as a NameError."""
+    defined = {name for name, fn in vars(code_harness).items()
+               if inspect.isfunction(fn) and fn.__module__ == code_harness.__name__}
+    assert defined - {"harness_source"} == {fn.__name__ for fn in code_harness._HARNESS_FUNCTIONS}
+
+
 def test_no_sandbox_process_outlived_its_run() -> None:
     """Last: nothing marked by this file is alive, and no sandbox's pid 1 lost its `unshare`."""
     assert eventually_none() == []
@@ -597,3 +607,4 @@ def test_no_sandbox_process_outlived_its_run() -> None:
         except OSError:
             pass  # it ended while we looked
     assert orphans == []
+

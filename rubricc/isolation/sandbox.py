@@ -6,7 +6,7 @@
 
 `run_python(program, payload)` runs `program` (Python source) with `payload` readable on fd 3 and
 fd 4 open for writing results back; stdout and stderr are captured together, up to a cap. This
-module only contains the code; `rubricc.builtins.code` builds a test harness on top of it.
+module only contains the code; `rubricc.builtins.code_harness` is a test harness on top of it.
 
 The layers, outermost first. `isolation_layers()` says which are active on this machine, and a
 run that lacks one warns once (`SandboxWarning`); without namespaces nothing runs at all
@@ -60,7 +60,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 NOBODY = 65534
@@ -314,10 +314,31 @@ _SETUP_CONSTANTS = ("WORKDIR", "NEW_ROOT", "READY", "_SETUP_FAILED", "CLONE_NEWU
 @functools.cache
 def _setup_source() -> str:
     """Pid 1's program: imports, constants, the functions above, and the call."""
-    head = "from __future__ import annotations\nimport ctypes, marshal, os, resource, select, struct, sys\n"
-    constants = "".join(f"{name} = {globals()[name]!r}\n" for name in _SETUP_CONSTANTS)
-    functions = "\n\n".join(inspect.getsource(fn) for fn in _SETUP_FUNCTIONS)
-    return f"{head}{constants}\n{functions}\n_setup(sys.argv[1])\n"
+    return program_source("from __future__ import annotations\nimport ctypes, marshal, os, resource, select, struct, sys",
+                          {name: globals()[name] for name in _SETUP_CONSTANTS}, _SETUP_FUNCTIONS,
+                          "_setup(sys.argv[1])")
+
+
+def program_source(imports: str, constants: Mapping[str, object], functions: Sequence[Callable],
+                   call: str) -> str:
+    """A program for another interpreter, made of functions of this one: the only way rubricc ships
+    code as source (pid 1's `_setup` here, the test harness of `rubricc.builtins.code_harness`).
+
+    The program is `imports`, one `name = repr(value)` line per constant, each function's own
+    source (`inspect.getsource`), then `call`. The functions must be top-level and use only the
+    standard library, the constants and each other: nothing of rubricc exists on the other side.
+
+    >>> def root(n):
+    ...     return math.sqrt(n)
+    >>> exec(program_source("import math", {"N": 16}, [root], "print(root(N))"), {})
+    4.0
+    """
+    for fn in functions:
+        if fn.__qualname__ != fn.__name__:
+            raise ValueError(f"{fn.__qualname__} is not a top-level function: its source cannot be shipped")
+    lines = "".join(f"{name} = {value!r}\n" for name, value in constants.items())
+    body = "\n\n".join(inspect.getsource(fn) for fn in functions)
+    return f"{imports}\n{lines}\n{body}\n{call}\n"
 
 
 # ---------------------------------------------------------------- the caller's side
