@@ -1,17 +1,10 @@
-"""A small OpenAI-compatible server for a local judge model, which can be told to fail.
+"""The tests' OpenAI-compatible judge server, which can be told to fail: a test double.
 
-    python -m rubricc.backends.judge_server MODEL_PATH --port 8000
-    rubricc score ... --judge openai:MODEL@http://127.0.0.1:8000/v1
+    python -m tests.judge_server MODEL_PATH --port 0 --fail-rate 0.3
 
-It loads a transformers causal LM and its tokenizer from a folder and answers, on a
-`ThreadingHTTPServer` (standard library only):
+It is `rubricc.backends.serve` (a transformers model behind `/v1/chat/completions`, `/v1/models`
+and `/health`; its options too) with faults and what a test reads back added:
 
-- `POST /v1/chat/completions`: the messages go through the tokenizer's chat template; the reply is
-  the greedy continuation up to `max_tokens` (temperature is ignored: always greedy), with
-  `logprobs.content[i].top_logprobs` in OpenAI's format when `logprobs` is asked, and `usage`.
-  `top_logprobs` may go up to `--max-top-logprobs` (20 by default, as in vLLM; raise it to
-  return the whole vocabulary of a small model). Forward passes run one at a time.
-- `GET /v1/models`, `GET /health`.
 - `GET /stats`: requests received, per prompt (`prompt_key(messages)`) with their arrival times,
   faults injected, requests that asked for logprobs, and requests in flight now and at most.
 - `GET /control`, `POST /control` with a JSON object of `Faults` fields to change, and
@@ -33,17 +26,16 @@ answers 400 to a request that asks for them, as servers without logprobs do.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import socket
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+
+from rubricc.backends import serve
+from rubricc.backends.serve import Completion, LocalModel, RequestError
 
 MODES = ("429", "500", "slow", "malformed", "drop")
 LOGPROBS_MODES = ("on", "ignore", "refuse")
@@ -137,185 +129,11 @@ class Stats:
                     "max_in_flight": self.max_in_flight}
 
 
-class RequestError(Exception):
-    """A request the server answers with an OpenAI-style error body."""
-
-    def __init__(self, status: int, message: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.param = status, message, param
-
-    def body(self) -> dict:
-        kind = "not_found_error" if self.status == 404 else "invalid_request_error"
-        return {"error": {"message": self.message, "type": kind, "param": self.param,
-                          "code": self.status}}
-
-
-class LocalModel:
-    """A causal LM and its tokenizer: greedy tokens and their log-probabilities, one at a time."""
-
-    def __init__(self, path: str):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path).eval()
-        self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
-        self.texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
-        self.lock = threading.Lock()
-
-    def encode(self, messages: list[dict]) -> list[int]:
-        tok = self.tokenizer
-        if getattr(tok, "chat_template", None):
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            return tok(text, add_special_tokens=False).input_ids
-        return tok("\n".join(m["content"] for m in messages)).input_ids
-
-    def greedy(self, ids: list[int], max_tokens: int) -> list[tuple[int, object]]:
-        """(token, log-probabilities over the vocabulary) for each greedy step, EOS included."""
-        import torch
-
-        if self.max_positions is not None and len(ids) + max_tokens > self.max_positions:
-            raise RequestError(400, f"the prompt is {len(ids)} tokens and max_tokens "
-                                    f"{max_tokens}: more than the model's {self.max_positions}")
-        steps = []
-        with self.lock, torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([ids]), use_cache=True)
-            for _ in range(max_tokens):
-                logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # [vocab]
-                token = int(logprobs.argmax())
-                steps.append((token, logprobs))
-                if token == self.tokenizer.eos_token_id:
-                    break
-                out = self.model(input_ids=torch.tensor([[token]]),
-                                 past_key_values=out.past_key_values, use_cache=True)
-        return steps
-
-    def token_entry(self, token: int, logprob: float) -> dict:
-        text = self.texts[token] if token < len(self.texts) else ""
-        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
-
-    def logprobs_content(self, steps, top: int) -> list[dict]:
-        import torch
-
-        content = []
-        for token, logprobs in steps:
-            values, ids = torch.topk(logprobs, min(top, logprobs.numel()))
-            entry = self.token_entry(token, float(logprobs[token]))
-            entry["top_logprobs"] = [self.token_entry(int(i), float(v))
-                                     for v, i in zip(values, ids)]
-            content.append(entry)
-        return content
-
-
-@dataclass
-class Completion:
-    """What a chat request asks for, read and checked."""
-
-    messages: list[dict]
-    max_tokens: int
-    logprobs: bool
-    top_logprobs: int
-
-    @classmethod
-    def read(cls, body: object, served: str, max_top: int) -> Completion:
-        if not isinstance(body, dict):
-            raise RequestError(400, "the body must be a JSON object")
-        if body.get("model") != served:
-            raise RequestError(404, f"The model `{body.get('model')}` does not exist; this "
-                                    f"server has `{served}`", "model")
-        messages = body.get("messages")
-        if not (isinstance(messages, list) and messages and all(
-                isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages)):
-            raise RequestError(400, "messages must be a non-empty list of {role, content: "
-                                    "string}", "messages")
-        if body.get("stream") or body.get("n", 1) != 1:
-            raise RequestError(400, "this server answers n=1 without streaming")
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 16
-        top = body.get("top_logprobs") or 0
-        if not isinstance(max_tokens, int) or max_tokens < 1:
-            raise RequestError(400, "max_tokens must be a positive integer", "max_tokens")
-        if not isinstance(top, int) or not 0 <= top <= max_top:
-            raise RequestError(400, f"top_logprobs must be an integer from 0 to {max_top}",
-                               "top_logprobs")
-        return cls(messages, max_tokens, bool(body.get("logprobs")), top)
-
-
-class JudgeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 refuses a client's burst of concurrent connections
-
-    def __init__(self, address, model: LocalModel, served: str, faults: Faults,
-                 max_top_logprobs: int = 20, verbose: bool = False):
-        super().__init__(address, Handler)
-        self.model, self.served, self.faults = model, served, faults
-        self.max_top_logprobs = max_top_logprobs
-        self.verbose = verbose
-        self.stats = Stats()
-
-    def handle_error(self, request, client_address) -> None:
-        if self.verbose:
-            super().handle_error(request, client_address)
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as clients with connection pools expect
+class Handler(serve.Handler):
     server: JudgeServer
 
-    ROUTES = {("GET", "/v1/models"): "models", ("GET", "/health"): "health",
-              ("GET", "/stats"): "stats", ("GET", "/control"): "get_control",
-              ("POST", "/control"): "set_control",
-              ("POST", "/v1/chat/completions"): "chat_completions"}
-
-    def do_GET(self) -> None:
-        self.route("GET")
-
-    def do_POST(self) -> None:
-        self.route("POST")
-
-    def route(self, method: str) -> None:
-        name = self.ROUTES.get((method, self.path.split("?")[0].rstrip("/")))
-        try:
-            if name is None:
-                raise RequestError(404, f"no route {method} {self.path}")
-            getattr(self, f"on_{name}")()
-        except RequestError as exc:
-            self.send_json(exc.status, exc.body())
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client left (a timeout): nobody to answer
-        except Exception as exc:  # a bug or a model error: say so rather than drop the client
-            self.send_json(500, {"error": {"message": f"{type(exc).__name__}: {exc}",
-                                           "type": "server_error"}})
-
-    def log_message(self, format, *args) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def read_json(self) -> object:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            return json.loads(raw or b"null")
-        except ValueError:
-            raise RequestError(400, "the body is not valid JSON") from None
-
-    def send_json(self, status: int, body: object, headers: dict | None = None) -> None:
-        self.send_bytes(status, json.dumps(body).encode("utf-8"), headers)
-
-    def send_bytes(self, status: int, data: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    # ---- endpoints -----------------------------------------------------------------------------
-
-    def on_health(self) -> None:
-        self.send_json(200, {"status": "ok"})
-
-    def on_models(self) -> None:
-        self.send_json(200, {"object": "list", "data": [
-            {"id": self.server.served, "object": "model", "owned_by": "rubricc"}]})
+    ROUTES = serve.Handler.ROUTES | {("GET", "/stats"): "stats", ("GET", "/control"): "get_control",
+                                     ("POST", "/control"): "set_control"}
 
     def on_stats(self) -> None:
         self.send_json(200, self.server.stats.snapshot())
@@ -374,43 +192,31 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
-    # ---- the answer ------------------------------------------------------------------------------
+    # ---- the answer, as the faults allow ---------------------------------------------------------
 
-    def answer(self, request: Completion) -> None:
-        server, model = self.server, self.server.model
-        if request.logprobs and server.faults.logprobs == "refuse":
+    def answer(self, request: Completion, logprobs: bool = True) -> None:
+        faults = self.server.faults
+        if request.logprobs and faults.logprobs == "refuse":
             raise RequestError(400, "this server does not return logprobs", "logprobs")
-        if server.faults.latency:
-            time.sleep(server.faults.latency)
-        ids = model.encode(request.messages)
-        steps = model.greedy(ids, request.max_tokens)
-        tokens = [t for t, _ in steps]
-        finished = tokens[-1] == model.tokenizer.eos_token_id
-        logprobs = None
-        if request.logprobs and server.faults.logprobs == "on":
-            logprobs = {"content": model.logprobs_content(steps, request.top_logprobs)}
-        choice = {"index": 0, "finish_reason": "stop" if finished else "length",
-                  "message": {"role": "assistant",
-                              "content": model.tokenizer.decode(tokens, skip_special_tokens=True)},
-                  "logprobs": logprobs}
-        self.send_json(200, {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-            "created": int(time.time()), "model": server.served, "choices": [choice],
-            "usage": {"prompt_tokens": len(ids), "completion_tokens": len(tokens),
-                      "total_tokens": len(ids) + len(tokens)}})
+        if faults.latency:
+            time.sleep(faults.latency)
+        super().answer(request, logprobs and faults.logprobs == "on")
+
+
+class JudgeServer(serve.ModelServer):
+    """`serve.ModelServer` with `faults` to inject and `stats` of what it received."""
+
+    handler = Handler
+
+    def __init__(self, address, model: LocalModel, served: str, faults: Faults,
+                 max_top_logprobs: int = 20, verbose: bool = False):
+        super().__init__(address, model, served, max_top_logprobs, verbose)
+        self.faults = faults
+        self.stats = Stats()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rubricc.backends.judge_server",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("model", help="a folder with a transformers causal LM and its tokenizer")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
-    parser.add_argument("--served-model-name", help="the model's name in requests "
-                                                    "(default: the folder's name)")
-    parser.add_argument("--max-top-logprobs", type=int, default=20)
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
-    parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser = serve.argument_parser("python -m tests.judge_server", __doc__.split("\n")[0])
     defaults = Faults()
     parser.add_argument("--fail-rate", type=float, default=defaults.fail_rate)
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated fault modes")
@@ -421,10 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=defaults.latency)
     parser.add_argument("--logprobs", choices=LOGPROBS_MODES, default=defaults.logprobs)
     args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    serve.set_threads(args)
     faults = Faults()
     try:
         faults.update({"fail_rate": args.fail_rate, "seed": args.seed,
@@ -433,17 +236,9 @@ def main(argv: list[str] | None = None) -> None:
                        "slow_s": args.slow_s, "latency": args.latency, "logprobs": args.logprobs})
     except ValueError as exc:
         parser.error(str(exc))
-    served = args.served_model_name or Path(args.model).resolve().name
-    server = JudgeServer((args.host, args.port), LocalModel(args.model), served, faults,
-                         args.max_top_logprobs, args.verbose)
-    host, port = server.server_address[:2]
-    print(f"serving {served} at http://{host}:{port}/v1", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve.serve_forever(JudgeServer((args.host, args.port), LocalModel(args.model),
+                                    serve.served_name(args), faults, args.max_top_logprobs,
+                                    args.verbose))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The OpenAI-compatible judge against a real local server that fails on demand.
 
-The server (`python -m rubricc.backends.judge_server`) runs in a subprocess on a free port with a
+The server (`python -m tests.judge_server`) runs in a subprocess on a free port with a
 tiny random model; the oracle is the same model loaded here. Faults are a function of (seed,
 prompt, attempt), so every test predicts exactly which requests end how, and after how many calls.
 
@@ -31,11 +31,13 @@ from rubricc.trainer.tiny import build_tiny_lm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import rubricc
-from rubricc.backends import judge_server, openai_compat, verdicts
-from rubricc.backends.judge_server import Faults, fault_for, prompt_key
+from rubricc.backends import openai_compat, verdicts
 from rubricc.backends.openai_compat import OpenAIJudge
 from rubricc.judges import JudgeRequest, fence_id
 from rubricc.values import ERROR, TIMEOUT, Failed
+from tests import judge_server
+from tests.conftest import ROOT
+from tests.judge_server import Faults, fault_for, prompt_key
 
 TOLERANCE = 1e-5
 SERVED = "tiny"
@@ -106,9 +108,9 @@ class Server:
 def server(model_path, tmp_path_factory):
     log = open(tmp_path_factory.mktemp("server") / "stderr.txt", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "rubricc.backends.judge_server", model_path, "--port", "0",
+        [sys.executable, "-m", "tests.judge_server", model_path, "--port", "0",
          "--threads", "1", "--max-top-logprobs", "300", "--served-model-name", SERVED],
-        stdout=subprocess.PIPE, stderr=log, text=True)
+        stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 180)
         line = process.stdout.readline() if ready else ""

@@ -261,7 +261,7 @@ def test_judge_probes_through_an_openai_compatible_server(tmp_path) -> None:
     from rubricc.backends.openai_compat import OpenAIJudge
 
     model = build_tiny_lm(tmp_path / "judge", arch="llama", seed=3)
-    process = subprocess.Popen([sys.executable, "-m", "rubricc.backends.judge_server", str(model),
+    process = subprocess.Popen([sys.executable, "-m", "rubricc.backends.serve", str(model),
                                 "--port", "0", "--threads", "1", "--served-model-name", "tiny"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

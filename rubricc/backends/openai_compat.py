@@ -1,5 +1,5 @@
 """The judge behind any OpenAI-compatible chat endpoint: OpenAI, vLLM `serve`, SGLang, llama.cpp,
-Ollama, or `python -m rubricc.backends.judge_server`.
+Ollama, or `python -m rubricc.backends.serve` (a local transformers model).
 
     judge = OpenAIJudge("qwen2.5-7b", "http://localhost:8000/v1", concurrency=32, rpm=600)
     scorer.score_rows(rows, judge=judge)
