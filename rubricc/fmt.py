@@ -335,10 +335,11 @@ class Formatter:
         return "{" + ", ".join(f"{k}: {self.expr(v)}" for k, v in node.fields) + "}", ATOM
 
     def fmt_Field(self, node: n.Field) -> tuple[str, int]:
-        return f"{self.expr(node.obj, POSTFIX)}.{node.name}", POSTFIX
+        return f"{self.expr(node.obj, POSTFIX)}{'?.' if node.safe else '.'}{node.name}", POSTFIX
 
     def fmt_Index(self, node: n.Index) -> tuple[str, int]:
-        return f"{self.expr(node.obj, POSTFIX)}[{self.expr(node.index)}]", POSTFIX
+        bracket = "?[" if node.safe else "["
+        return f"{self.expr(node.obj, POSTFIX)}{bracket}{self.expr(node.index)}]", POSTFIX
 
     def fmt_Call(self, node: n.Call) -> tuple[str, int]:
         args = ", ".join(self.expr(a) for a in node.args)

@@ -221,10 +221,10 @@ class RowEval:
         return {k: self.eval(v, local) for k, v in e.fields}
 
     def eval_Field(self, e, local):
-        return V.field(self.eval(e.obj, local), e.name)
+        return V.field(self.eval(e.obj, local), e.name, e.safe)
 
     def eval_Index(self, e, local):
-        return V.index(self.eval(e.obj, local), self.eval(e.index, local))
+        return V.index(self.eval(e.obj, local), self.eval(e.index, local), e.safe)
 
     def eval_Unary(self, e, local):
         return V.unary(e.op, self.eval(e.operand, local))

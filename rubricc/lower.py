@@ -156,10 +156,11 @@ class Lowerer:
         return self.emit("record", rows, (names, *vals), e)
 
     def expr_Field(self, e, rows, local):
-        return self.emit("field", rows, (self.expr(e.obj, rows, local), e.name), e)
+        return self.emit("field", rows, (self.expr(e.obj, rows, local), e.name, e.safe), e)
 
     def expr_Index(self, e, rows, local):
-        return self.emit("index", rows, (self.expr(e.obj, rows, local), self.expr(e.index, rows, local)), e)
+        obj, index = self.expr(e.obj, rows, local), self.expr(e.index, rows, local)
+        return self.emit("index", rows, (obj, index, e.safe), e)
 
     def expr_Unary(self, e, rows, local):
         return self.emit("unary", rows, (e.op, self.expr(e.operand, rows, local)), e)

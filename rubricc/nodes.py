@@ -94,16 +94,22 @@ class RecordExpr(Node):
 
 @dataclass(frozen=True)
 class Field(Node):
+    """`obj.name`; `obj?.name` (`safe`) is none where `obj` is none or has no such field."""
+
     obj: Expr
     name: str
     span: Span = _span()
+    safe: bool = False
 
 
 @dataclass(frozen=True)
 class Index(Node):
+    """`obj[i]`; `obj?[i]` (`safe`) is none where `obj` is none or has nothing at `i`."""
+
     obj: Expr
     index: Expr
     span: Span = _span()
+    safe: bool = False
 
 
 @dataclass(frozen=True)

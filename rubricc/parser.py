@@ -83,7 +83,8 @@ MAX_NESTING = 100
 MAX_DEPTH = 800  # explain.py walks 1 frame a level under the default limit of 1,000
 _MAX_PARSER_STACK = 8 * MAX_DEPTH  # stops `[[[[...` early, before a tree of millions of nodes
 _RUNS = {"and_": "and", "or_": "or", "coalesce": "??", "arith": "arith",
-         "field": "postfix", "index": "postfix", "call": "postfix"}
+         "field": "postfix", "index": "postfix", "safe_field": "postfix", "safe_index": "postfix",
+         "call": "postfix"}
 _LEVELS = set(_RUNS) | {"if_expr", "not_", "compare", "neg", "list_", "record",
                         "optional_type", "list_type", "record_type"}
 _NESTS = f"nests more than {MAX_NESTING} levels deep"
@@ -343,6 +344,12 @@ class ToAst(Transformer_NonRecursive):
 
     def index(self, meta, c):
         return n.Index(c[0], c[1], self._span(meta))
+
+    def safe_field(self, meta, c):
+        return n.Field(c[0], str(c[1]), self._span(meta), safe=True)
+
+    def safe_index(self, meta, c):
+        return n.Index(c[0], c[1], self._span(meta), safe=True)
 
     def call(self, meta, c):
         return n.Call(c[0], tuple(a for a in c[1:] if a is not None), self._span(meta))

@@ -34,6 +34,8 @@ MAX_INLINED = 100_000
 each level, and 24 levels make 16 million nodes."""
 
 STATUS_NAMES = ("ok", "skipped", "na", "error", "timeout")
+NARROW_HELP = ("it may be none: read it with `?.` or `?[` (none where it is none), or narrow it "
+               "first (`x != none and ...`, a gate, `x ?? default`)")
 TIER_WEIGHTS = {"essential": 1.0, "important": 0.7, "optional": 0.3, "pitfall": -0.9}
 IMPLICIT_TYPES = {"prompt": t.TEXT, "response": t.TEXT, "messages": t.JSON}
 
@@ -303,29 +305,32 @@ class Checker:
         dotted = ".".join(callee_path(e) or ())
         if test and dotted in env:  # a routed rubric's column, e.g. `math.correct`
             return env[dotted].type
-        obj = self.expr(e.obj, env, test)
+        written = self.expr(e.obj, env, test)
+        obj = t.strip_none(written) if e.safe else written
         if isinstance(obj, t.Record):
             found = obj.field(e.name)
             if found is None:
                 self.report("T003", f"no field `{e.name}` in {t.render(obj)}", e.span, "unknown field",
                             did_you_mean(e.name, [f for f, _ in obj.fields]))
                 return t.ANY
-            return found
+            return t.optional(found) if t.is_optional(written) else found
         if obj in (t.JSON, t.ANY):
-            return t.JSON if obj == t.JSON else t.ANY
-        self.report("T003", f"{t.render(obj)} has no fields", e.span, "not a record")
+            return obj
+        self.report("T003", f"{t.render(obj)} has no fields", e.span, "not a record",
+                    NARROW_HELP if isinstance(obj, t.Optional) else "")
         return t.ANY
 
     def visit_Index(self, e: n.Index, env, test) -> t.Type:
-        obj = self.expr(e.obj, env, test)
+        written = self.expr(e.obj, env, test)
+        obj = t.strip_none(written) if e.safe else written
         self.expect_type(e.index, env, t.NUMBER if obj != t.JSON else t.JSON, "an index")
-        if isinstance(obj, t.ListOf):
-            return obj.elem
-        if obj == t.TEXT:
-            return t.TEXT
         if obj in (t.JSON, t.ANY):
             return obj
-        self.report("T003", f"{t.render(obj)} cannot be indexed", e.span, "not a list")
+        if isinstance(obj, t.ListOf) or obj == t.TEXT:
+            found = obj.elem if isinstance(obj, t.ListOf) else t.TEXT
+            return t.optional(found) if e.safe else found  # `?[` is none past the end
+        self.report("T003", f"{t.render(obj)} cannot be indexed", e.span, "not a list",
+                    NARROW_HELP if isinstance(obj, t.Optional) else "")
         return t.ANY
 
     def visit_Unary(self, e: n.Unary, env, test) -> t.Type:

@@ -103,15 +103,17 @@ def unary(op: str, a) -> object:
     return (not a) if op == "not" else -float(a)
 
 
-def field(obj, name: str) -> object:
+def field(obj, name: str, safe: bool = False) -> object:
+    """`obj.name`, an error where there is no such field; `obj?.name` (`safe`) is none there."""
     if isinstance(obj, Failed):
         return obj
     if not isinstance(obj, dict) or name not in obj:
-        return Failed(ERROR, f"no field `{name}` in {type(obj).__name__} value")
+        return None if safe else Failed(ERROR, f"no field `{name}` in {type(obj).__name__} value")
     return obj[name]
 
 
-def index(obj, i) -> object:
+def index(obj, i, safe: bool = False) -> object:
+    """`obj[i]`, an error where there is nothing at `i`; `obj?[i]` (`safe`) is none there."""
     bad = failed_arg((obj, i))
     if bad is not None:
         return bad
@@ -120,7 +122,7 @@ def index(obj, i) -> object:
             return obj[i]
         return obj[int(i)]
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        return Failed(ERROR, f"index {i!r}: {type(exc).__name__}")
+        return None if safe else Failed(ERROR, f"index {i!r}: {type(exc).__name__}")
 
 
 def length(obj) -> object:

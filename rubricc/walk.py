@@ -51,7 +51,7 @@ def call_name(call: n.Call) -> str:
 def callee_path(e) -> tuple[str, ...] | None:
     if isinstance(e, n.Name):
         return (e.id,)
-    if isinstance(e, n.Field):
+    if isinstance(e, n.Field) and not e.safe:
         inner = callee_path(e.obj)
         return inner + (e.name,) if inner else None
     return None

@@ -31,6 +31,11 @@ def random_row(rng: random.Random, inputs: dict) -> dict:
     row["answer"] = rng.choice(ANSWERS)
     row["tolerance"] = rng.choice([None, 0.5, 0.001])
     row["task"] = rng.choice(["math", "open", "other"])
+    row["call"] = rng.choice([None, {}, {"name": "weather"}, {"name": "weather", "arguments": None},
+                              {"name": "weather", "arguments": {"city": rng.choice(["Paris", "Rome"])}},
+                              [1, 2], "text", 3])
+    row["expected"] = rng.choice([None, {"name": "weather", "cities": ["Paris"]},
+                                  {"name": "search", "cities": []}])
     row["rubric"] = [{"text": rng.choice(["a", "b", "c"]), "weight": rng.choice([1, 2, -1])}
                      for _ in range(rng.randint(0, 3))]
     return row

@@ -80,11 +80,13 @@ class PartialEval:
 
     def eval_Field(self, e: n.Field) -> object:
         obj = self.value(e.obj)
-        return obj.get(e.name, UNKNOWN) if isinstance(obj, dict) else UNKNOWN
+        if isinstance(obj, dict):
+            return obj.get(e.name, None if e.safe else UNKNOWN)
+        return None if e.safe and obj is None else UNKNOWN
 
     def eval_Index(self, e: n.Index) -> object:
         values = self.known(e.obj, e.index)
-        return UNKNOWN if values is None else _attempt(V.index, *values)
+        return UNKNOWN if values is None else _attempt(V.index, *values, e.safe)
 
     def eval_Unary(self, e: n.Unary) -> object:
         v = self.value(e.operand)

@@ -121,11 +121,11 @@ class BatchRuntime:
     def unary(self, rows, op: str, a) -> list:
         return self.each_row(rows, lambda i: V.unary(op, self.arg(a, i)))
 
-    def field(self, rows, a, name: str) -> list:
-        return self.each_row(rows, lambda i: V.field(self.arg(a, i), name))
+    def field(self, rows, a, name: str, safe: bool) -> list:
+        return self.each_row(rows, lambda i: V.field(self.arg(a, i), name, safe))
 
-    def index(self, rows, a, b) -> list:
-        return self.each_row(rows, lambda i: V.index(self.arg(a, i), self.arg(b, i)))
+    def index(self, rows, a, b, safe: bool) -> list:
+        return self.each_row(rows, lambda i: V.index(self.arg(a, i), self.arg(b, i), safe))
 
     def length(self, rows, a) -> list:
         return self.each_row(rows, lambda i: V.length(self.arg(a, i)))
