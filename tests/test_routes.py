@@ -15,9 +15,10 @@ import pytest
 
 from rubricc import values as V
 from rubricc.checked_rubric import all_items
+from rubricc.diagnostics import CompileError
 from rubricc.explain import explain_row
 from rubricc.interpreter import interpret_row
-from rubricc.pipeline import compile
+from rubricc.pipeline import compile, front
 
 CASES = Path(__file__).parent / "cases" / "routes"
 
@@ -101,3 +102,40 @@ def test_a_case_named_default_beside_the_default_is_an_error(arms: str) -> None:
                    f"rubric router {{\n    input task: text\n    route by task {{ {arms} }}\n}}\n")
     [d] = [d for d in result.diagnostics if d.is_error]
     assert d.code == "N007" and "`default.ITEM`" in d.message and d.span.line == 5
+
+
+# ---- routes in a circle -------------------------------------------------------------------------
+# Once a recursion without end in resolve.build_scope (found by tests/test_fuzz.py, which keeps the
+# input only as "does not crash"): each arm that closes a circle is N010, and nothing else is
+# reported. tests/cases/errors/n010-*.rubric hold the same as files, with their rendering.
+
+CYCLES = {
+    "two, as the fuzzer found it": (
+        "rubric a { input x: text route by x { default: b } }\n"
+        "rubric b { input x: text route by x { default: a } }",
+        [("routes go round in a circle: b -> a -> b", "cycle.rubric:1:39"),
+         ("routes go round in a circle: a -> b -> a", "cycle.rubric:2:39")]),
+    "to itself": (
+        'rubric a { input task: text route by task { "x": a } }',
+        [("routes go round in a circle: a -> a", "cycle.rubric:1:45")]),
+    "behind a router and beside a leaf": (
+        'rubric leaf { check ok: true }\n'
+        'rubric a { input task: text route by task { "x": b default: leaf } }\n'
+        'rubric b { input task: text route by task { "y": a } }\n'
+        'rubric top { input task: text route by task { "z": a } }',
+        [("routes go round in a circle: b -> a -> b", "cycle.rubric:2:45"),
+         ("routes go round in a circle: a -> b -> a", "cycle.rubric:3:45"),
+         ("routes go round in a circle: top -> a -> b -> a", "cycle.rubric:3:45")]),
+}
+
+
+@pytest.mark.parametrize("name", CYCLES)
+def test_routes_in_a_circle_are_N010_and_nothing_else(name) -> None:
+    text, expected = CYCLES[name]
+    result = front(text, "cycle.rubric")
+    assert [d.code for d in result.diagnostics] == ["N010"] * len(expected), result.diagnostics
+    # two circles can close at one arm, and the front end orders diagnostics by place and code
+    assert sorted((d.message, str(d.span)) for d in result.diagnostics) == sorted(expected)
+    with pytest.raises(CompileError) as raised:
+        compile(text, rubric="a", name="cycle.rubric")
+    assert {d.code for d in raised.value.diagnostics} == {"N010"}
