@@ -15,6 +15,7 @@ import textwrap
 
 import pytest
 import torch
+from pydantic import ValidationError
 from rubricc.trainer.checkpoint import rng_state
 from rubricc.trainer.config import LoraConfig, TrainConfig, markdown_table
 from rubricc.trainer.data import load_prompts, take
@@ -122,6 +123,19 @@ def test_toml_errors_name_the_file_and_the_field(tmp_path, body, message):
     assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
 
 
+def test_dr_grpo_without_max_new_tokens_is_a_config_error():
+    settings = dict(model="m", rubric="r", data="d", loss="dr_grpo", max_new_tokens=None)
+    refused = r'loss = "dr_grpo" divides .* by max_new_tokens, so max_new_tokens must be set'
+    with pytest.raises(ValidationError, match=refused):
+        TrainConfig(**settings)
+    with pytest.raises(ValidationError, match=refused):
+        TrainConfig.model_validate_json(json.dumps(settings))
+    assert TrainConfig(**settings | {"max_new_tokens": 16}).max_new_tokens == 16
+    with pytest.raises(ValueError, match="pass max_new_tokens"):  # the loss, called on its own
+        policy_loss(logps=torch.zeros(1, 2), old_logps=torch.zeros(1, 2),
+                    advantages=torch.ones(1), mask=torch.ones(1, 2), loss_type="dr_grpo")
+
+
 # ---- data --------------------------------------------------------------------------------------
 
 
@@ -158,16 +172,16 @@ def test_clipped_loss_on_two_tokens_by_hand():
     logps = torch.log(torch.tensor([[1.5, 0.5]]))  # ratios 1.5 and 0.5 against old log-prob 0
     old, mask = torch.zeros(1, 2), torch.ones(1, 2)
     # A = +1: -min(1.5, 1.2) = -1.2 and -min(0.5, 0.8) = -0.5, so -1.7 over two tokens
-    up = dict(advantages=torch.tensor([1.0]), mask=mask, epsilon=0.2)
-    assert policy_loss(logps, old, loss_type="grpo", **up)[0].item() == pytest.approx(-0.85)
-    assert policy_loss(logps, old, loss_type="dapo", **up)[0].item() == pytest.approx(-0.85)
-    assert policy_loss(logps, old, loss_type="dr_grpo", max_new_tokens=4,
+    up = dict(logps=logps, old_logps=old, advantages=torch.tensor([1.0]), mask=mask, epsilon=0.2)
+    assert policy_loss(loss_type="grpo", **up)[0].item() == pytest.approx(-0.85)
+    assert policy_loss(loss_type="dapo", **up)[0].item() == pytest.approx(-0.85)
+    assert policy_loss(loss_type="dr_grpo", max_new_tokens=4,
                        **up)[0].item() == pytest.approx(-1.7 / 4)
     # A = -1: -min(-1.5, -1.2) = 1.5 and -min(-0.5, -0.8) = 0.8
-    down = dict(advantages=torch.tensor([-1.0]), mask=mask, epsilon=0.2)
-    assert policy_loss(logps, old, loss_type="dapo", **down)[0].item() == pytest.approx(2.3 / 2)
+    down = up | dict(advantages=torch.tensor([-1.0]))
+    assert policy_loss(loss_type="dapo", **down)[0].item() == pytest.approx(2.3 / 2)
     # clip-higher: with epsilon_high 0.6 the ratio 1.5 is no longer clipped for A > 0
-    assert policy_loss(logps, old, loss_type="dapo", epsilon_high=0.6,
+    assert policy_loss(loss_type="dapo", epsilon_high=0.6,
                        **up)[0].item() == pytest.approx(-2.0 / 2)
 
 
@@ -199,8 +213,9 @@ def test_each_loss_matches_the_definition(kind, beta):
     ref = logps + (torch.rand(3, 5, generator=g, dtype=torch.float64) - 0.5)
     adv = torch.tensor([1.3, -0.7, 0.4], dtype=torch.float64)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.float64)
-    loss, sums = policy_loss(logps, old, adv, mask, kind, epsilon=0.2, epsilon_high=0.28,
-                             beta=beta, ref_logps=ref, max_new_tokens=6)
+    loss, sums = policy_loss(logps=logps, old_logps=old, advantages=adv, mask=mask,
+                             loss_type=kind, epsilon=0.2, epsilon_high=0.28, beta=beta,
+                             ref_logps=ref, max_new_tokens=6)
     expected = hand_loss(logps.tolist(), old.tolist(), adv.tolist(), mask.tolist(), kind, 0.2,
                          0.28, beta, ref.tolist(), 6)
     assert loss.item() == pytest.approx(expected, rel=1e-12)
@@ -214,9 +229,11 @@ def test_micro_batches_add_up_to_the_whole_batch():
     logps, old = -torch.rand(4, 6, generator=g), -torch.rand(4, 6, generator=g)
     adv, mask = torch.randn(4, generator=g), (torch.rand(4, 6, generator=g) > 0.3).float()
     for kind in ("grpo", "dr_grpo", "dapo"):
-        whole = policy_loss(logps, old, adv, mask, kind, max_new_tokens=6)[0]
-        parts = sum(policy_loss(logps[s], old[s], adv[s], mask[s], kind, max_new_tokens=6,
-                                sequences=4, tokens=mask.sum())[0]
+        whole = policy_loss(logps=logps, old_logps=old, advantages=adv, mask=mask,
+                            loss_type=kind, max_new_tokens=6)[0]
+        parts = sum(policy_loss(logps=logps[s], old_logps=old[s], advantages=adv[s],
+                                mask=mask[s], loss_type=kind, max_new_tokens=6, sequences=4,
+                                tokens=mask.sum())[0]
                     for s in (slice(0, 2), slice(2, 4)))
         assert parts.item() == pytest.approx(whole.item(), rel=1e-6)
 

@@ -139,6 +139,16 @@ class TrainConfig(BaseModel):
     log_every: int = Field(1, ge=1)
     """Log metrics (console, metrics.jsonl, TensorBoard) every this many steps."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dr_grpo_needs_max_new_tokens(cls, data):
+        # before the fields: an unset max_new_tokens would otherwise only be "not an integer"
+        unset = isinstance(data, dict) and data.get("max_new_tokens", 0) is None
+        if unset and data.get("loss") == "dr_grpo":
+            raise ValueError('loss = "dr_grpo" divides each sequence\'s loss by max_new_tokens, '
+                             'so max_new_tokens must be set (a number of tokens), not None')
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
         rollouts = self.prompts_per_step * self.num_generations

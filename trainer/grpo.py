@@ -192,10 +192,11 @@ def update(model, policy, reference, optimizer, scheduler, roll, advantages: tor
                 logps, entropy = token_logps(model, ids[p], attention[p], width,
                                              config.temperature, entropy=update_index == 0)
                 loss, s = policy_loss(
-                    logps, logps.detach() if old is None else old[p], advantages[p], mask[p],
-                    config.loss, config.epsilon, config.epsilon_high, config.beta,
-                    None if ref is None else ref[p], config.max_new_tokens,
-                    sequences=ids.size(0), tokens=tokens)
+                    logps=logps, old_logps=logps.detach() if old is None else old[p],
+                    advantages=advantages[p], mask=mask[p], loss_type=config.loss,
+                    epsilon=config.epsilon, epsilon_high=config.epsilon_high, beta=config.beta,
+                    ref_logps=None if ref is None else ref[p],
+                    max_new_tokens=config.max_new_tokens, sequences=ids.size(0), tokens=tokens)
                 loss.backward()
             sums[:6] += torch.stack([loss.detach(), s["clip_low"], s["clip_high"], s["ratio"],
                                      s.get("kl", sums.new_zeros(())), s["tokens"]])

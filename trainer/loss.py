@@ -42,16 +42,19 @@ def token_logps(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, co
         return logps, log_z - (probs * logits).sum(-1)  # [B, C]
 
 
-def policy_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor,
+def policy_loss(*, logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor,
                 mask: torch.Tensor, loss_type: str = "dapo", epsilon: float = 0.2,
                 epsilon_high: float | None = None, beta: float = 0.0,
                 ref_logps: torch.Tensor | None = None, max_new_tokens: int | None = None,
                 sequences: float | None = None, tokens: float | None = None):
-    """(scalar loss, token sums for metrics) of one micro-batch.
+    """(scalar loss, token sums for metrics) of one micro-batch; every argument by name.
 
     logps, old_logps, ref_logps, mask: [B, C]; advantages: [B]. `sequences` defaults to B and
-    `tokens` to mask.sum(): the normalisers when this micro-batch is the whole batch.
+    `tokens` to mask.sum(): the normalisers when this micro-batch is the whole batch. The sums
+    are "tokens", "clip_low", "clip_high", "ratio" and, when beta is not 0, "kl".
     """
+    if loss_type == "dr_grpo" and max_new_tokens is None:
+        raise ValueError('loss_type "dr_grpo" divides by max_new_tokens: pass max_new_tokens')
     high = epsilon if epsilon_high is None else epsilon_high
     mask = mask.to(logps.dtype)
     adv = advantages.unsqueeze(1)  # [B, 1]
