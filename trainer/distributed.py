@@ -71,6 +71,13 @@ def total(procs: Processes, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def total_by_name(procs: Processes, scalars: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The sum over processes of each named scalar tensor (all on one device), in one all_reduce
+    of them stacked."""
+    summed = total(procs, torch.stack([v.float() for v in scalars.values()]))
+    return dict(zip(scalars, summed.tolist()))
+
+
 def gather_objects(procs: Processes, obj) -> list:
     """Every process's picklable `obj`, in rank order."""
     if procs.world == 1:

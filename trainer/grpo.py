@@ -24,8 +24,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import peft
 import torch
 from rich.console import Console
+from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
+from transformers.utils.logging import disable_progress_bar
 
 import rubricc
 from rubricc.checked_rubric import judge_items
@@ -70,10 +74,6 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
         guard_against_hacks(config, scorer, rows, judge, procs.main)
         share = process_share(config, procs.world)  # prompts per process per step
         resumed = checkpoint.latest(config.output_dir) if resume else None
-
-        from transformers import AutoTokenizer
-        from transformers.utils.logging import disable_progress_bar
-
         disable_progress_bar()  # bars for every checkpoint shard would drown the step lines
         tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(config.model))
         templated = config.chat_template and bool(tokenizer.chat_template)
@@ -183,7 +183,9 @@ def update(model, policy, reference, optimizer, scheduler, roll, advantages: tor
                 ref = logps_of(policy)
     policy.train()
 
-    sums = torch.zeros(8, device=ids.device)  # loss clip_low clip_high ratio kl tokens ent ent_n
+    # summed over micro-batches and updates here, then over processes (one all_reduce)
+    sums = {name: torch.zeros((), device=ids.device) for name in
+            ("loss", "tokens", "clip_low", "clip_high", "ratio", "kl", "entropy", "produced")}
     norms = []
     for update_index in range(config.updates_per_batch):
         for j, p in enumerate(parts):
@@ -191,48 +193,50 @@ def update(model, policy, reference, optimizer, scheduler, roll, advantages: tor
             with nullcontext() if last or procs.world == 1 else model.no_sync():
                 logps, entropy = token_logps(model, ids[p], attention[p], width,
                                              config.temperature, entropy=update_index == 0)
-                loss, s = policy_loss(
+                loss, token_sums = policy_loss(
                     logps=logps, old_logps=logps.detach() if old is None else old[p],
                     advantages=advantages[p], mask=mask[p], loss_type=config.loss,
                     epsilon=config.epsilon, epsilon_high=config.epsilon_high, beta=config.beta,
                     ref_logps=None if ref is None else ref[p],
                     max_new_tokens=config.max_new_tokens, sequences=ids.size(0), tokens=tokens)
                 loss.backward()
-            sums[:6] += torch.stack([loss.detach(), s["clip_low"], s["clip_high"], s["ratio"],
-                                     s.get("kl", sums.new_zeros(())), s["tokens"]])
-            if entropy is not None:
-                produced = roll.completion_mask[p]
-                sums[6:] += torch.stack([(entropy * produced).sum(), produced.sum().float()])
+            sums["loss"] += loss.detach()
+            for name, value in token_sums.items():  # tokens clip_low clip_high ratio [kl]
+                sums[name] += value
+            if entropy is not None:  # first update only: the policy before this batch
+                produced = roll.completion_mask[p]  # every generated token, kept or not
+                sums["entropy"] += (entropy * produced).sum()
+                sums["produced"] += produced.sum()
         limit = config.max_grad_norm or float("inf")  # 0: measure, do not clip
         norms.append(torch.nn.utils.clip_grad_norm_(policy.parameters(), limit).item())
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
-    sums = distributed.total(procs, sums)
-    n = sums[5].clamp(min=1)
-    stats = {"loss": (sums[0] / (procs.world * config.updates_per_batch)).item(),
-             "clip_low_frac": (sums[1] / n).item(), "clip_high_frac": (sums[2] / n).item(),
-             "clip_frac": ((sums[1] + sums[2]) / n).item(), "ratio_mean": (sums[3] / n).item(),
-             "entropy": (sums[6] / sums[7].clamp(min=1)).item(), "grad_norm": sum(norms) / len(norms)}
+    sums = distributed.total_by_name(procs, sums)
+    tokens_in_loss = max(sums["tokens"], 1)
+    stats = {"loss": sums["loss"] / (procs.world * config.updates_per_batch),
+             "clip_low_frac": sums["clip_low"] / tokens_in_loss,
+             "clip_high_frac": sums["clip_high"] / tokens_in_loss,
+             "clip_frac": (sums["clip_low"] + sums["clip_high"]) / tokens_in_loss,
+             "ratio_mean": sums["ratio"] / tokens_in_loss,
+             "entropy": sums["entropy"] / max(sums["produced"], 1),
+             "grad_norm": sum(norms) / len(norms)}
     if config.beta:
-        stats["kl"] = (sums[4] / n).item()
+        stats["kl"] = sums["kl"] / tokens_in_loss
     return stats
 
 
 def gather_step(procs, rewards, roll) -> dict[str, torch.Tensor]:
-    """The step's rewards, completion stats and hack signatures from every process, rows in rank
-    order: one all_gather of a float table [B, 2K + 4 + S]."""
-    k = len(rewards.names)
-    hacks = torch.tensor(signature_flags(roll.texts), dtype=torch.float32).view(len(roll.texts), -1)
-    table = torch.cat([rewards.values, rewards.status.float(), rewards.total[:, None],
-                       rewards.valid.float()[:, None], roll.lengths.float().cpu()[:, None],
-                       roll.truncated.float().cpu()[:, None], hacks], dim=1)
-    every = distributed.gather(procs, table.to(procs.device)).cpu()  # [B x processes, 2K + 4 + S]
-    return {"values": every[:, :k], "status": every[:, k:2 * k].to(torch.int8),
-            "total": every[:, 2 * k], "valid": every[:, 2 * k + 1] > 0.5,
-            "lengths": every[:, 2 * k + 2], "truncated": every[:, 2 * k + 3] > 0.5,
-            "hacks": every[:, 2 * k + 4:] > 0.5}
+    """The step's rewards, completion stats and hack signatures from every process, on the CPU,
+    rows in rank order ([B x processes, ...]), each in its own dtype."""
+    hacks = torch.tensor(signature_flags(roll.texts), dtype=torch.bool).view(len(roll.texts), -1)
+    mine = {"values": rewards.values, "status": rewards.status,  # [B, K] float32, int8
+            "total": rewards.total, "valid": rewards.valid,  # [B] float32, bool
+            "lengths": roll.lengths, "truncated": roll.truncated,  # [B] int64, bool
+            "hacks": hacks}  # [B, S] bool
+    return {name: distributed.gather(procs, part.to(procs.device)).cpu()
+            for name, part in mine.items()}
 
 
 def guard_against_hacks(config: TrainConfig, scorer, rows: list[dict], judge, main: bool) -> None:
@@ -280,32 +284,30 @@ def process_share(config: TrainConfig, world: int) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    import numpy as np
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # CPU and every CUDA device
 
 
+def load_model(config: TrainConfig, source, device: torch.device):
+    """A causal LM from `source` (a name or folder), in `config.dtype`, on `device`."""
+    dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
+    return AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+
+
 def load_policy(config: TrainConfig, resumed, device: torch.device):
     """The model to train: from the checkpoint when resuming; with a fresh or saved LoRA adapter
     when `config.lora` is set."""
-    from transformers import AutoModelForCausalLM
-
-    dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
     if config.lora is None:
-        source = resumed.path / "model" if resumed else config.model
-        return AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
-    from peft import LoraConfig, PeftModel, get_peft_model
-
-    base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(device)
+        return load_model(config, resumed.path / "model" if resumed else config.model, device)
+    base = load_model(config, config.model, device)
     if resumed:
-        return PeftModel.from_pretrained(base, resumed.path / "model", is_trainable=True)
+        return peft.PeftModel.from_pretrained(base, resumed.path / "model", is_trainable=True)
     lora = config.lora
-    return get_peft_model(base, LoraConfig(r=lora.r, lora_alpha=lora.alpha,
-                                           lora_dropout=lora.dropout,
-                                           target_modules=lora.target_modules,
-                                           task_type="CAUSAL_LM"))
+    return peft.get_peft_model(base, peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha,
+                                                     lora_dropout=lora.dropout,
+                                                     target_modules=lora.target_modules,
+                                                     task_type="CAUSAL_LM"))
 
 
 def load_reference(config: TrainConfig, device: torch.device):
@@ -313,17 +315,11 @@ def load_reference(config: TrainConfig, device: torch.device):
     model, adapter disabled, is the reference)."""
     if not config.beta or config.lora is not None:
         return None
-    from transformers import AutoModelForCausalLM
-
-    dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
-    reference = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(device)
-    return reference.eval().requires_grad_(False)
+    return load_model(config, config.model, device).eval().requires_grad_(False)
 
 
 def lr_scheduler(config: TrainConfig, optimizer):
     """transformers' schedules (as TRL uses them), over steps x updates_per_batch updates."""
-    from transformers import get_scheduler
-
     name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
     return get_scheduler(name, optimizer, num_warmup_steps=config.warmup_steps,
                          num_training_steps=config.steps * config.updates_per_batch)
