@@ -4,6 +4,7 @@ None where TRL must mask; and two real `GRPOTrainer` steps on a tiny local model
 from __future__ import annotations
 
 import pytest
+from rubricc.trainer.tiny import build_tiny_lm
 from rubricc.trainer.trl_adapter import SCORE, trl_rewards
 
 ARITH = "rubrics/arith/answer.rubric"
@@ -73,8 +74,7 @@ def test_conversational_rows_read_the_last_turns(arith):
 
 def test_two_grpo_steps_in_trl_log_every_item(root, tmp_path):
     pytest.importorskip("trl")
-    from datasets import Dataset
-    from rubricc.trainer.tiny import build_tiny_lm
+    from datasets import Dataset  # trl and its datasets are the optional extra [trl]
     from trl import GRPOConfig, GRPOTrainer
 
     model = build_tiny_lm(tmp_path / "model", arch="qwen2", max_positions=128)

@@ -19,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 STATE = "trainer_state.pt"
@@ -101,8 +102,6 @@ def restore(resumed: Resumed, optimizer, scheduler, rank: int, world: int) -> No
 
 def rng_state() -> dict:
     """This process's generators: python, numpy, torch CPU and every CUDA device."""
-    import numpy as np
-
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return {"python": random.getstate(), "numpy": [name, keys.tolist(), pos, has_gauss, cached],
             "torch": torch.get_rng_state(),
@@ -110,8 +109,6 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    import numpy as np
-
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = state["numpy"]

@@ -20,7 +20,9 @@ import math
 from pathlib import Path
 
 import torch
+from matplotlib.figure import Figure
 from rich.console import Console
+from torch.utils.tensorboard import SummaryWriter
 
 from rubricc.probes.signatures import SIGNATURES
 from rubricc.values import STATUSES
@@ -85,8 +87,6 @@ class RunLog:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.path.write_text("".join(json.dumps(r) + "\n" for r in self.history),
                                  encoding="utf-8")
-            from torch.utils.tensorboard import SummaryWriter
-
             purge = None if resumed_step is None else resumed_step + 1
             self.writer = SummaryWriter(str(self.dir / TENSORBOARD_DIR), purge_step=purge)
 
@@ -136,18 +136,14 @@ def console_line(r: dict, steps: int) -> str:
 def plot(history: list[dict], path: Path) -> Path:
     """`path`: the mean reward and each item's mean against the step, each step's value faint and
     its moving average (over a twentieth of the run) on top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     keys = ["reward/mean"] + sorted({k for r in history for k in r
                                      if k.startswith("item/") and k.endswith("/mean")})
     hack_keys = sorted({k for r in history for k in r if k.startswith("hack/") and k.endswith("_frac")})
     keys += ["hacks"] if hack_keys else []
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3 * rows), squeeze=False)
+    fig = Figure(figsize=(4.5 * cols, 3 * rows))  # no pyplot: no backend, no global figure
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, key in zip(axes.flat, keys):
         if key == "hacks":
             draw_signatures(ax, history, hack_keys)
@@ -161,7 +157,6 @@ def plot(history: list[dict], path: Path) -> Path:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

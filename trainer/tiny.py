@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# torch, tokenizers and transformers are imported inside the functions: test modules import this
+# one when pytest collects them, and those imports cost seconds that a run of other tests skips.
+
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
