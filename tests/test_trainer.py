@@ -16,7 +16,7 @@ import textwrap
 import pytest
 import torch
 from pydantic import ValidationError
-from rubricc.trainer.checkpoint import rng_state
+from rubricc.trainer.checkpoint import rng_state, set_rng_state
 from rubricc.trainer.config import LoraConfig, TrainConfig, markdown_table
 from rubricc.trainer.data import load_prompts, take
 from rubricc.trainer.grpo import HackableReward, train
@@ -25,10 +25,13 @@ from rubricc.trainer.metrics import moving_average
 from rubricc.trainer.rewards import group_advantages, keep_mask
 from rubricc.trainer.rollout import completion_mask
 from rubricc.trainer.tiny import build_tiny_lm
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import rubricc
 from rubricc.cli import main
 from rubricc.judges import PinnedJudge
+from rubricc.probes import run_probes
 from rubricc.types import TEXT
 from tests.conftest import ROOT
 
@@ -317,9 +320,21 @@ def test_train_from_the_command_line_logs_everything(task, tmp_path, capsys):
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "rewards.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000002", "step-000003"]
-    from transformers import AutoModelForCausalLM
+    # final/ loads as a model and tokenizer, and is the trained policy (the last checkpoint's
+    # weights), not the starting model
+    ids = AutoTokenizer.from_pretrained(out / "final")(PROBE, return_tensors="pt").input_ids
+    final = logits_of(AutoModelForCausalLM.from_pretrained(out / "final"), ids)
+    last = AutoModelForCausalLM.from_pretrained(out / "checkpoints" / "step-000003" / "model")
+    start = AutoModelForCausalLM.from_pretrained(task / "model")
+    assert torch.equal(final, logits_of(last, ids)) and not torch.allclose(final, logits_of(start, ids))
 
-    assert AutoModelForCausalLM.from_pretrained(out / "final") is not None
+
+PROBE = "Write the letter q"  # a fixed input to compare models on
+
+
+def logits_of(model, ids: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(input_ids=ids).logits  # [1, T, V]
 
 
 def test_a_hackable_rubric_stops_the_run_before_any_model_loads(task, tmp_path, capsys):
@@ -337,8 +352,6 @@ def test_a_hackable_rubric_stops_the_run_before_any_model_loads(task, tmp_path, 
 
 
 def probe_toy(task):
-    from rubricc.probes import run_probes
-
     scorer = rubricc.compile(task / "toy.rubric")
     try:
         return run_probes(scorer, load_prompts(str(task / "data.jsonl"), scorer.inputs)[:8])
@@ -376,6 +389,9 @@ def test_resume_continues_exactly(task, tmp_path):
             for p in (straight.checkpoint, resumed.checkpoint))
     assert (a["step"], a["cursor"]) == (b["step"], b["cursor"]) == (3, 6)
     assert weights(straight.final_dir) == weights(resumed.final_dir)
+    ids = AutoTokenizer.from_pretrained(straight.final_dir)(PROBE, return_tensors="pt").input_ids
+    saved = AutoModelForCausalLM.from_pretrained(straight.final_dir)
+    assert torch.equal(logits_of(saved, ids), logits_of(straight.model, ids))  # the policy in memory
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(sa[k], sb[k]) for k in ("exp_avg", "exp_avg_sq", "step"))
     assert a["scheduler"] == b["scheduler"]
@@ -387,8 +403,6 @@ def test_resume_continues_exactly(task, tmp_path):
 
 
 def weights(folder) -> dict[str, bytes]:
-    from safetensors.torch import load_file
-
     return {k: v.numpy().tobytes() for k, v in load_file(folder / "model.safetensors").items()}
 
 
@@ -412,8 +426,6 @@ def test_lora_trains_the_adapter_leaves_the_base_model_and_resumes(task, tmp_pat
 
 
 def adapter_of(folder) -> dict[str, bytes]:
-    from safetensors.torch import load_file
-
     return {k: v.numpy().tobytes() for k, v in
             load_file(folder / "adapter_model.safetensors").items()}
 
@@ -463,8 +475,6 @@ def test_two_processes_under_torchrun_end_with_the_same_weights(task, tmp_path):
 
 
 def test_rng_state_round_trips():
-    from rubricc.trainer.checkpoint import set_rng_state
-
     state = rng_state()
     first = torch.rand(3), random.random()
     set_rng_state(state)
