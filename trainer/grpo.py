@@ -31,8 +31,8 @@ from rich.console import Console
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
 from transformers.utils.logging import disable_progress_bar
 
-import rubricc
 from rubricc.checked_rubric import judge_items
+from rubricc.pipeline import compile as compile_rubric
 from rubricc.probes import run_probes
 from rubricc.probes.findings import summary
 from rubricc.probes.signatures import flags as signature_flags
@@ -67,7 +67,7 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
         torch.set_num_threads(config.cpu_threads)
     procs = distributed.start(config.device)
     seed_everything(config.seed + procs.rank)
-    scorer = rubricc.compile(Path(config.rubric), rubric=config.rubric_name)
+    scorer = compile_rubric(Path(config.rubric), rubric=config.rubric_name)
     try:
         check_judge(config, scorer, judge)
         rows = load_prompts(config.data, scorer.inputs)

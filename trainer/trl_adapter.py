@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import rubricc
+from rubricc.pipeline import compile as compile_rubric
 from rubricc.runtime.batch import RewardBatch
 from rubricc.scorer import Scorer
 
@@ -88,7 +88,7 @@ class TrlRewards:
 
 def trl_rewards(rubric: Scorer | str | Path, judge=None, rubric_name: str | None = None) -> TrlRewards:
     """Reward functions and weights for TRL from a compiled `Scorer` or a `.rubric` path."""
-    scorer = rubric if isinstance(rubric, Scorer) else rubricc.compile(Path(rubric), rubric=rubric_name)
+    scorer = rubric if isinstance(rubric, Scorer) else compile_rubric(Path(rubric), rubric=rubric_name)
     if SCORE in scorer.names:
         raise ValueError(f"an item is named `{SCORE}`, the name of the total's reward function")
     return TrlRewards(scorer, judge)
