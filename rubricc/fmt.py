@@ -39,7 +39,7 @@ INDENT = "    "
 IF, COALESCE, OR, AND, NOT, COMPARE, SUM, PRODUCT, UNARY, POSTFIX, ATOM = range(11)
 BINARY_PREC = {
     "??": COALESCE, "or": OR, "and": AND,
-    "==": COMPARE, "!=": COMPARE, "<": COMPARE, "<=": COMPARE, ">": COMPARE, ">=": COMPARE,
+    "==": COMPARE, "!=": COMPARE, "in": COMPARE, "not in": COMPARE, "<": COMPARE, "<=": COMPARE, ">": COMPARE, ">=": COMPARE,
     "+": SUM, "-": SUM, "*": PRODUCT, "/": PRODUCT,
 }
 
@@ -330,6 +330,10 @@ class Formatter:
 
     def fmt_ListExpr(self, node: n.ListExpr) -> tuple[str, int]:
         return "[" + ", ".join(self.expr(x) for x in node.items) + "]", ATOM
+
+    def fmt_Comprehension(self, node: n.Comprehension) -> tuple[str, int]:
+        cond = f" if {self.expr(node.cond)}" if node.cond is not None else ""
+        return f"[{self.expr(node.body)} for {node.var} in {self.expr(node.source)}{cond}]", ATOM
 
     def fmt_RecordExpr(self, node: n.RecordExpr) -> tuple[str, int]:
         return "{" + ", ".join(f"{k}: {self.expr(v)}" for k, v in node.fields) + "}", ATOM

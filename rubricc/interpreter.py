@@ -152,10 +152,10 @@ class RowEval:
         return ItemResult.of(V.item_value(verdict))
 
     def item_each(self, info: ItemInfo) -> ItemResult:
-        source = self.eval(info.node.source)
+        source = V.elements(self.eval(info.node.source))
         if isinstance(source, V.Failed):
             return ItemResult.of(source)
-        asked = [self.criterion(info, elem) for elem in source or []]
+        asked = [self.criterion(info, elem) for elem in source]
         bad = next((c for c in asked if isinstance(c, V.Failed)), None)
         if bad is not None:
             return ItemResult.of(bad)
@@ -216,6 +216,23 @@ class RowEval:
 
     def eval_ListExpr(self, e, local):
         return [self.eval(x, local) for x in e.items]
+
+    def eval_Comprehension(self, e: n.Comprehension, local):
+        source = V.elements(self.eval(e.source, local))
+        if isinstance(source, V.Failed):
+            return source
+        out = []
+        for element in source:
+            inner = local | {e.var: element}
+            keep = True if e.cond is None else V.truthy(self.eval(e.cond, inner))
+            if isinstance(keep, V.Failed):
+                return keep
+            if keep:
+                value = self.eval(e.body, inner)
+                if isinstance(value, V.Failed):
+                    return value
+                out.append(value)
+        return out
 
     def eval_RecordExpr(self, e, local):
         return {k: self.eval(v, local) for k, v in e.fields}

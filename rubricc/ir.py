@@ -47,6 +47,7 @@ KINDS = {
     "element": "(none; rows is a frame: each index's element)",
     "spread": "operand of the frame's rows (rows is a frame: each index's row's value)",
     "each": "item name, frame, criterion texts, weights (both per index of the frame)",
+    "collect": "frame, keep, values (per index of the frame): each row's kept values as a list",
     "aggregate": "aggregation name, k, specs (item names, sets, or operands)",
     "score": "operand",
     "route": "key operand (a router's last op: the key column)",

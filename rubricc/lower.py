@@ -42,7 +42,7 @@ class Lowerer:
         self.region = "R0"
         self.lets: dict[str, Ref] = {}
         self.items: dict[str, Ref] = {}
-        self.frame: str | None = None  # inside `judge each`: the frame its criteria run in
+        self.frames: list[str] = []  # inside `judge each` or `for`: the frames, outermost first
 
     def fresh(self, prefix: str = "v") -> str:
         self.count += 1
@@ -115,11 +115,11 @@ class Lowerer:
         frame = self.emit("explode", self.region, (source,), node,
                           f"judge each {info.name}: a criterion per element", dst=self.fresh("E"))
         local = {node.var: self.emit("element", frame.name, (), node, node.var)}
-        self.frame = frame.name
+        self.frames.append(frame.name)
         text = self.expr(node.criterion, frame.name, local)
         weight = info.weight_expr
         weight = Const(info.weight) if weight is None else self.expr(weight, frame.name, local)
-        self.frame = None
+        self.frames.pop()
         self.items[info.name] = self.emit("each", self.region, (info.name, frame, text, weight),
                                           node, f"judge each {info.name}")
 
@@ -143,12 +143,33 @@ class Lowerer:
             value = self.lets[e.id]
         else:
             value = self.emit("col", "R0", (e.id,), e, f"column {e.id}")
-        if self.frame is None or isinstance(value, Const):
+        if isinstance(value, Const):
             return value
-        return self.emit("spread", self.frame, (value,), e, f"{e.id} per criterion")
+        for frame in self.frames:  # a row's value, to each element of each frame it sits in
+            value = self.emit("spread", frame, (value,), e, f"{e.id} per element")
+        return value
 
     def expr_ListExpr(self, e, rows, local):
         return self.emit("list", rows, tuple(self.expr(x, rows, local) for x in e.items), e)
+
+    def expr_Comprehension(self, e: n.Comprehension, rows, local):
+        """`[body for var in source if cond]`: a frame of one index per element, as `judge each`
+        makes; the filter splits the frame's indexes with `where`, so the body runs only on the
+        elements it keeps, and `collect` gathers each row's kept values back into a list."""
+        source = self.expr(e.source, rows, local)
+        frame = self.emit("explode", rows, (source,), e, f"for {e.var} in ...", dst=self.fresh("E"))
+        inner = {name: self.emit("spread", frame.name, (v,), e, f"{name} per element")
+                 if isinstance(v, Ref) else v for name, v in local.items()}
+        inner[e.var] = self.emit("element", frame.name, (), e, e.var)
+        self.frames.append(frame.name)
+        if e.cond is None:
+            keep, body = Const(True), self.expr(e.body, frame.name, inner)
+        else:
+            keep = self.expr(e.cond, frame.name, inner)
+            kept = self.emit("where", frame.name, (keep, True), e, dst=self.fresh("R"))
+            body = self.expr(e.body, kept.name, inner)
+        self.frames.pop()
+        return self.emit("collect", rows, (frame, keep, body), e, f"[... for {e.var} in ...]")
 
     def expr_RecordExpr(self, e, rows, local):
         names = tuple(k for k, _ in e.fields)

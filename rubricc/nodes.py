@@ -142,9 +142,20 @@ class IfExpr(Node):
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class Comprehension(Node):
+    """`[body for var in source if cond]`: a list built from another, `cond` optional."""
+
+    body: Expr
+    var: str
+    source: Expr
+    cond: Expr | None
+    span: Span = _span()
+
+
 Expr = (
     Literal | RegexLit | Name | ScoreRef | ListExpr | RecordExpr | Field | Index | Call | Unary
-    | Binary | IfExpr
+    | Binary | IfExpr | Comprehension
 )
 
 # ---- declarations -------------------------------------------------------------------------------

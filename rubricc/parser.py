@@ -327,6 +327,12 @@ class ToAst(Transformer_NonRecursive):
     def and_(self, meta, c):
         return self._binary("and", meta, c)
 
+    def member(self, meta, c):
+        return self._binary("in", meta, c)
+
+    def not_member(self, meta, c):
+        return self._binary("not in", meta, c)
+
     def compare(self, meta, c):
         return self._binary(str(c[1]), meta, c)
 
@@ -376,6 +382,9 @@ class ToAst(Transformer_NonRecursive):
 
     def list_(self, meta, c):
         return n.ListExpr(tuple(x for x in c if x is not None), self._span(meta))
+
+    def comprehension(self, meta, c):
+        return n.Comprehension(c[0], str(c[1]), c[2], c[3], self._span(meta))
 
     def record_field(self, meta, c):
         return (str(c[0]), c[1])

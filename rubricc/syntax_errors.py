@@ -162,8 +162,13 @@ def explain(exc: UnexpectedInput, source: Source, lark: Lark) -> Diagnostic:
     if getattr(getattr(exc, "token", None), "type", None) == "$END" and still_open:
         return error("P003", "the file ends inside an open block", span, f"expected {expected}",
                      still_open)
-    return error("P001", f"expected {expected}, found {found}", span, "unexpected here",
-                 still_open)
+    # Closing the open block is advice only where a closer could come next: in the middle of a
+    # statement (`call?.(`, a misplaced modifier) it would send the author the wrong way.
+    accepted = set(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or ())
+    closer = next((t for c, t in CLOSERS.items() if still_open.endswith(f"`{c}`")), None)
+    if still_open and closer not in accepted:
+        still_open = still_open.rsplit(": close it with", 1)[0]
+    return error("P001", f"expected {expected}, found {found}", span, "unexpected here", still_open)
 
 
 def _error_span(exc: UnexpectedInput, source: Source):
@@ -209,6 +214,9 @@ def _word(name: str, lark: Lark) -> str:
     except KeyError:
         return name.lower()
     return f"`{pattern.value}`" if pattern.type == "str" else name.lower()
+
+
+CLOSERS = {"}": "RBRACE", ")": "RPAR", "]": "RSQB"}
 
 
 def _still_open(prefix: str, lark: Lark) -> str:

@@ -298,6 +298,21 @@ class Checker:
             elem = t.join(elem, self.expr(item, env, test))
         return t.ListOf(elem if e.items else t.ANY)
 
+    def visit_Comprehension(self, e: n.Comprehension, env, test) -> t.Type:
+        source = self.expr(e.source, env, test)
+        if isinstance(source, t.ListOf) or source in (t.JSON, t.ANY):
+            elem = source.elem if isinstance(source, t.ListOf) else source
+        else:
+            self.report("T005", f"`for {e.var} in ...` needs a list, but this is {t.render(source)}",
+                        e.source.span, "not a list",
+                        NARROW_HELP if isinstance(source, t.Optional) else "")
+            elem = t.ANY
+        inner = env | {e.var: Binding("var", elem)}
+        if e.cond is not None:
+            self.expect_type(e.cond, inner, t.BOOL, "a `for` filter", test=test)
+            inner = self.narrowed(inner, e.cond, True)
+        return t.ListOf(self.expr(e.body, inner, test))
+
     def visit_RecordExpr(self, e: n.RecordExpr, env, test) -> t.Type:
         return t.Record(tuple((k, self.expr(v, env, test)) for k, v in e.fields))
 
@@ -356,12 +371,31 @@ class Checker:
         left, right = self.expr(e.left, env, test), self.expr(e.right, env, test)
         if e.op in ("==", "!="):
             return t.BOOL
+        if e.op in ("in", "not in"):
+            return self.member(e, left, right)
         if e.op == "+" and t.fits(left, t.TEXT) and t.fits(right, t.TEXT) and t.TEXT in (left, right):
             return t.TEXT
         for side, typ in ((e.left, left), (e.right, right)):
             if not t.fits(typ, t.NUMBER):
                 self.mismatch(side, typ, t.NUMBER, f"an operand of `{e.op}`", False)
         return t.BOOL if e.op in ("<", "<=", ">", ">=") else t.NUMBER
+
+    def member(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type:
+        """`x in xs` (an element of a list), `s in text` (a part), `k in record` (a key)."""
+        if isinstance(right, t.ListOf):
+            want = right.elem
+        elif right == t.TEXT:
+            want = t.TEXT
+        elif right in (t.JSON, t.ANY) or isinstance(right, t.Record):
+            want = t.TEXT if isinstance(right, t.Record) else t.ANY
+        else:
+            self.report("T001", f"`{e.op}` needs a list, a text or a record on its right, found "
+                        f"{t.render(right)}", e.right.span, "not a list",
+                        NARROW_HELP if isinstance(right, t.Optional) else "")
+            return t.BOOL
+        if not t.fits(left, want) and not t.fits(want, left):
+            self.mismatch(e.left, left, want, f"the left side of `{e.op}`", False)
+        return t.BOOL
 
     def visit_Call(self, e: n.Call, env, test) -> t.Type:
         dotted = callee_path(e.callee)
@@ -387,6 +421,8 @@ class Checker:
                             + list(self.scope.namespace.defs))
         if name in AGGREGATORS:
             hint = f"`{name}` aggregates items: use it in `score = ...`"
+            if name in ("any", "all", "sum"):
+                hint += f"; for a list, `{name}_of(...)`"
         self.report("N001", f"unknown function `{name}`", e.callee.span, "not defined", hint)
         for arg in e.args:
             self.expr(arg, env, test)

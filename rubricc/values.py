@@ -84,6 +84,27 @@ def _compare(op: str, a, b) -> bool:
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
+def _member(a, b) -> bool:
+    """`a in b`: an element of a list (compared as `==` does), a part of a text, a key of a record."""
+    if isinstance(b, list):
+        return any(_compare("==", a, x) for x in b)
+    if isinstance(b, str) and isinstance(a, str):
+        return a in b
+    if isinstance(b, dict) and isinstance(a, str):
+        return a in b
+    raise TypeError(f"{type(a).__name__} in {type(b).__name__}")
+
+
+def elements(source) -> list | Failed:
+    """What `for x in source` and `judge each x in source` go over: a list's elements, none as no
+    elements; anything else (a JSON text or object where a list was expected) is an error."""
+    if isinstance(source, Failed):
+        return source
+    if source is None or isinstance(source, list):
+        return list(source or [])
+    return Failed(ERROR, f"`for`/`judge each` needs a list, found {type(source).__name__}")
+
+
 def binary(op: str, a, b) -> object:
     """A strict binary operator (not `and`, `or`, `??`, which both engines evaluate lazily)."""
     bad = failed_arg((a, b))
@@ -92,6 +113,8 @@ def binary(op: str, a, b) -> object:
     try:
         if op in ("==", "!=", "<", "<=", ">", ">="):
             return _compare(op, a, b)
+        if op in ("in", "not in"):
+            return _member(a, b) == (op == "in")
         return _arith(op, a, b)
     except (TypeError, ZeroDivisionError, OverflowError) as exc:
         return Failed(ERROR, f"`{op}`: {exc}")

@@ -23,7 +23,7 @@ from rubricc.builtins.regex import compile_regex
 
 CASES = Path(__file__).parent / "cases" / "builtins"
 MODULES = ["__init__", "registry", "arith", "text", "regex", "extract", "counts", "mathx", "similarity",
-           "structured", "embedding", "code", "code_tests", "code_harness"]
+           "structured", "embedding", "code", "code_tests", "code_harness", "lists"]
 
 
 def load_rows() -> list[dict]:

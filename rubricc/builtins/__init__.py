@@ -13,6 +13,7 @@ from rubricc.builtins import (
     embedding,
     extract,
     ifeval,
+    lists,
     mathx,
     regex,
     similarity,
@@ -23,4 +24,4 @@ from rubricc.builtins.registry import REGISTRY, Builtin, Json, Param, Regex, bui
 
 __all__ = ["REGISTRY", "Builtin", "Json", "Param", "Regex", "builtin"]
 __all__ += ["arith", "counts", "extract", "ifeval", "mathx", "regex", "similarity", "structured"]
-__all__ += ["code", "degenerate", "embedding", "text"]
+__all__ += ["code", "degenerate", "embedding", "lists", "text"]

@@ -195,11 +195,10 @@ class BatchRuntime:
     def explode(self, rows, source) -> Frame:
         frame = Frame()
         for i in rows:
-            elements = self.arg(source, i)
+            elements = V.elements(self.arg(source, i))
             if isinstance(elements, V.Failed):
                 frame.rows[i] = elements
                 continue
-            elements = elements or []
             frame.rows[i] = range(self.width, self.width + len(elements))
             for slot, element in zip(frame.rows[i], elements):
                 frame.append(slot)
@@ -212,6 +211,28 @@ class BatchRuntime:
 
     def spread(self, rows: Frame, value) -> list:
         return self.each_row(rows, lambda k: self.arg(value, rows.row_of[k]))
+
+    def collect(self, rows, frame: Frame, keep, values) -> list:
+        """Each row's list of `values` at the indexes of its frame that `keep` is true for; a
+        failed filter or value fails the row's whole list, as in the interpreter."""
+        def gather(i):
+            slots = frame.rows[i]
+            if isinstance(slots, V.Failed):
+                return slots
+            out = []
+            for k in slots:
+                kept = self.arg(keep, k)
+                if isinstance(kept, V.Failed):
+                    return kept
+                if not kept:
+                    continue
+                value = self.arg(values, k)
+                if isinstance(value, V.Failed):
+                    return value
+                out.append(value)
+            return out
+
+        return self.each_row(rows, gather)
 
     def each(self, rows, name: str, frame: Frame, texts, weights) -> list:
         info = self.checked.item(name)
