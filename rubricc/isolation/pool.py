@@ -28,8 +28,8 @@ Design, and why:
 - Each worker caps its address space (RLIMIT_AS) so a runaway allocation raises MemoryError inside
   the worker, which becomes an `error` outcome, instead of taking the machine down.
 
-Untrusted code (a response's program) needs more isolation than this: see "Running untrusted code"
-in DESIGN.md. A pool is not thread-safe; give each thread its own.
+Untrusted code (a response's program) needs more isolation than this: `sandbox.py`, and "A hostile
+response" in docs/security.md. A pool is not thread-safe; give each thread its own.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ module only contains the code; `rubricc.builtins.code_harness` is a test harness
 
 The layers, outermost first. `isolation_layers()` says which are active on this machine, and a
 run that lacks one warns once (`SandboxWarning`); without namespaces nothing runs at all
-(`SandboxUnavailable`): DESIGN.md's rule is that hostile code never runs without a process limit
-that binds.
+(`SandboxUnavailable`): hostile code never runs without a process limit that binds (docs/security.md,
+"A hostile response").
 
 | layer | what it does | if it is missing |
 | --- | --- | --- |
