@@ -327,6 +327,10 @@ def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means, judge=None)
             line = {"reward": finite(result.total),
                     "items": {k: finite(v.value) for k, v in result.items.items()},
                     "status": {k: v.status for k, v in result.items.items()}}
+            criteria = {k: [c.to_json() for c in v.criteria] for k, v in result.items.items()
+                        if v.criteria}
+            if criteria:  # each `judge each` item's criteria, with their verdicts
+                line["criteria"] = criteria
             if result.message:
                 line["error"] = result.message
         tally_line(line, stats, means)

@@ -282,7 +282,9 @@ class Formatter:
         return f"{node.name} = {self.expr(node.value)}"
 
     def fmt_Given(self, node: n.Given) -> str:
-        return "given " + ", ".join(f"{k} = {self.verdict(v)}" for k, v in node.verdicts)
+        return "given " + ", ".join(
+            f"{v.name}{f'[{self.expr(v.key)}]' if v.key is not None else ''} = {self.verdict(v.value)}"
+            for v in node.verdicts)
 
     def verdict(self, value: n.Expr) -> str:
         pinned = isinstance(value, n.Literal) and isinstance(value.value, bool)

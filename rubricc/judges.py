@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -231,20 +232,33 @@ class PinnedJudge:
     when there is one, and are an error when there is not.
     """
 
-    def __init__(self, verdicts: dict[str, float], fallback: Judge | None = None):
+    def __init__(self, verdicts: dict[str, float | dict[str, float]], fallback: Judge | None = None):
+        """`verdicts`: item -> its verdict, or (a `judge each` item) criterion text -> verdict."""
         self.verdicts = verdicts
         self.fallback = fallback
 
     def judge(self, requests: list[JudgeRequest]) -> list[float | Failed]:
         out = [self._one(r) for r in requests]
-        asked = [i for i, r in enumerate(requests) if r.item not in self.verdicts]
+        asked = [i for i, r in enumerate(requests) if not self.pinned(r)]
         if self.fallback is not None and asked:
             for i, verdict in zip(asked, self.fallback.judge([requests[i] for i in asked])):
                 out[i] = verdict
         return out
 
+    def pinned(self, request: JudgeRequest) -> bool:
+        found = self.verdicts.get(request.item)
+        return found is not None and (not isinstance(found, dict) or request.criterion in found)
+
     def _one(self, request: JudgeRequest) -> float | Failed:
-        if request.item in self.verdicts:
-            return float(self.verdicts[request.item])
+        found = self.verdicts.get(request.item)
+        if isinstance(found, dict):
+            if request.criterion in found:
+                return float(found[request.criterion])
+            text = json.dumps(request.criterion, ensure_ascii=False)
+            return Failed(ERROR, f"no verdict pinned for the criterion {text} of `{request.item}`: "
+                                 f"add `given {request.item}[{text}] = yes` (or pin them all by "
+                                 "position) to the test")
+        if found is not None:
+            return float(found)
         return Failed(ERROR, f"no verdict pinned for judge `{request.item}`: "
                              f"add `given {request.item} = yes` to the test")

@@ -297,8 +297,19 @@ class TestField(Node):
 
 
 @dataclass(frozen=True)
+class Verdict(Node):
+    """`name = v` pins a judge item; `name = [v, ...]` a `judge each` item's criteria by
+    position, and `name[key] = v` one of them, by position (a number) or by its text."""
+
+    name: str
+    key: Expr | None
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Given(Node):
-    verdicts: tuple[tuple[str, Expr], ...]
+    verdicts: tuple[Verdict, ...]
     span: Span = _span()
 
 

@@ -300,7 +300,7 @@ class ToAst(Transformer_NonRecursive):
         return n.TestField(str(c[0]), c[1], self._span(meta))
 
     def verdict(self, meta, c):
-        return (str(c[0]), c[1])
+        return n.Verdict(str(c[0]), c[1], c[2], self._span(meta))
 
     def given(self, meta, c):
         return n.Given(tuple(c), self._span(meta))

@@ -37,9 +37,10 @@ def run_tests(scorer: Scorer, sources: dict[str, Source], judge=None) -> list[Te
 
 
 def run_test(scorer: Scorer, test: n.Test, sources: dict[str, Source], judge=None) -> TestOutcome:
-    row, verdicts = test_row(scorer, test)
+    row = test_row(test)
+    verdicts, problems = pinned_verdicts(scorer, test, row)
+    failures = [f"{test.span}: {problem}" for problem in problems]
     judge = PinnedJudge(verdicts, fallback=judge)
-    failures: list[str] = []
     expects = [s for s in test.body if isinstance(s, n.Expect)]
     if expects or not any(isinstance(s, n.Prefer) for s in test.body):
         [result] = scorer.score_rows([row], judge=judge).rows
@@ -66,15 +67,55 @@ def constant(expr):
     return RowEval(None, {}, Services()).eval(expr)
 
 
-def test_row(scorer: Scorer, test: n.Test) -> tuple[dict, dict[str, float]]:
+def test_row(test: n.Test) -> dict:
     row: dict = {"prompt": "", "response": ""}
-    verdicts: dict[str, float] = {}
     for stmt in test.body:
         if isinstance(stmt, n.TestField):
             row[stmt.name] = constant(stmt.value)
-        elif isinstance(stmt, n.Given):
-            verdicts |= {name: float(constant(v)) for name, v in stmt.verdicts}
-    return row, verdicts
+    return row
+
+
+def pinned_verdicts(scorer: Scorer, test: n.Test, row: dict) -> tuple[dict, list[str]]:
+    """A test's pinned verdicts, item -> a verdict or (per criterion of a `judge each` item)
+    criterion text -> a verdict, a position read as the text at that position on the test's row;
+    and the pins that could not be placed."""
+    verdicts: dict = {}
+    problems: list[str] = []
+    for v in (v for stmt in test.body if isinstance(stmt, n.Given) for v in stmt.verdicts):
+        value, key = constant(v.value), None if v.key is None else constant(v.key)
+        if key is None and not isinstance(value, list):
+            verdicts[v.name] = float(value)
+            continue
+        texts = criteria_texts(scorer, v.name, row)
+        pins = dict(enumerate(value)) if key is None else {key: value}
+        if not isinstance(verdicts.get(v.name), dict):
+            verdicts[v.name] = {}
+        per = verdicts[v.name]
+        for where, verdict in pins.items():
+            if isinstance(where, str):
+                per[where] = float(verdict)
+            elif isinstance(texts, list) and 0 <= int(where) < len(texts):
+                per[texts[int(where)]] = float(verdict)
+            else:
+                count = (f"{len(texts)} criteri{'on' if len(texts) == 1 else 'a'}"
+                         if isinstance(texts, list) else f"no criteria ({texts.message})")
+                problems.append(f"`given {v.name}[{int(where)}]`: the test's row has {count}")
+        if key is None and isinstance(texts, list) and len(value) != len(texts):
+            problems.append(f"`given {v.name} = [...]` pins {len(value)} criteria, but the test's "
+                            f"row has {len(texts)}")
+    return verdicts, problems
+
+
+def criteria_texts(scorer: Scorer, name: str, row: dict) -> list[str] | V.Failed:
+    """The criterion texts a `judge each` item asks on a row, in order."""
+    info = scorer.checked.item(name)
+    evaluator = RowEval(scorer.checked, row, Services())
+    source = V.elements(evaluator.eval(info.node.source))
+    if isinstance(source, V.Failed):
+        return source
+    asked = [evaluator.criterion(info, element) for element in source]
+    bad = next((c for c in asked if isinstance(c, V.Failed)), None)
+    return bad if bad is not None else [text for text, _ in asked]
 
 
 class ExpectEval(RowEval):

@@ -226,12 +226,8 @@ class Checker:
             if isinstance(stmt, n.TestField):
                 self.test_field(stmt, columns)
             elif isinstance(stmt, n.Given):
-                for name, value in stmt.verdicts:
-                    if name not in judges:
-                        self.report("N001", f"`{name}` is not a judge item", stmt.span,
-                                    "no such judge", did_you_mean(name, judges)
-                                    or "`given` pins the verdicts of judge items")
-                    self.expect_type(value, {}, t.NUMBER, "a pinned verdict")
+                for verdict in stmt.verdicts:
+                    self.given(verdict, checked, judges)
             elif isinstance(stmt, n.Expect):
                 self.expect_type(stmt.expr, expect_env, t.BOOL, "an expectation", test=True)
             else:
@@ -379,6 +375,28 @@ class Checker:
             if not t.fits(typ, t.NUMBER):
                 self.mismatch(side, typ, t.NUMBER, f"an operand of `{e.op}`", False)
         return t.BOOL if e.op in ("<", "<=", ">", ">=") else t.NUMBER
+
+    def given(self, v: n.Verdict, checked: Checked, judges: list[str]) -> None:
+        if v.name not in judges:
+            self.report("N001", f"`{v.name}` is not a judge item", v.span, "no such judge",
+                        did_you_mean(v.name, judges) or "`given` pins the verdicts of judge items")
+            return
+        each = checked.item(v.name) is not None and checked.item(v.name).kind == "each"
+        if v.key is not None:
+            if not each:
+                self.report("T001", f"`{v.name}` is not a `judge each` item: it has one verdict, "
+                            "not one per criterion", v.key.span, "no criteria",
+                            f"pin it whole: `given {v.name} = yes`")
+            key = self.expr(v.key, {})
+            if key not in (t.NUMBER, t.TEXT):
+                self.mismatch(v.key, key, t.TEXT, "a criterion's position or text", False)
+        value = self.expr(v.value, {})
+        if each and v.key is None and isinstance(value, t.ListOf):
+            value = value.elem if value.elem != t.ANY else t.NUMBER  # `[]`: no criteria
+        if not t.fits(value, t.NUMBER):
+            want = "a verdict (yes, no or a number)" + (", or a list of them" if each else "")
+            self.report("T001", f"a pinned verdict must be {want}, but this is {t.render(value)}",
+                        v.value.span, f"this is {t.render(value)}")
 
     def member(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type:
         """`x in xs` (an element of a list), `s in text` (a part), `k in record` (a key)."""

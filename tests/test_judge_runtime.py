@@ -228,3 +228,22 @@ def test_calibrate_pools_the_labelled_criteria_of_a_judge_each_item(judge_model,
     assert main(["calibrate", str(rubric), str(write_jsonl(tmp_path / "l3.jsonl", flat)),
                  "--judge", f"hf:{judge_model}"]) == 1
     assert "l3.jsonl:1: `points` is a `judge each` item" in capsys.readouterr().err
+
+
+def test_score_writes_each_criterion_with_its_verdict(judge_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    rubric = tmp_path / "rar.rubric"
+    rubric.write_text("rubric rar {\n    input rubric: list[{text: text, weight: number}]\n"
+                      "    judge each item in rubric weight item.weight: item.text\n}\n")
+    criteria = [{"text": "Is polite.", "weight": 2}, {"text": "Is brief.", "weight": 1}]
+    data = write_jsonl(tmp_path / "rows.jsonl", [{"prompt": "Hi?", "response": "Hello.",
+                                                  "rubric": criteria}])
+    out = tmp_path / "scored.jsonl"
+    assert main(["score", str(rubric), str(data), "--out", str(out), "--judge", f"hf:{judge_model}"]) == 0
+    [line] = [json.loads(x) for x in out.read_text().splitlines()]
+    written = line["criteria"]["criteria"]
+    assert [(c["text"], c["weight"], c["status"]) for c in written] == [
+        ("Is polite.", 2.0, "ok"), ("Is brief.", 1.0, "ok")]
+    verdicts = [c["verdict"] for c in written]
+    assert all(0 <= v <= 1 for v in verdicts)
+    assert line["items"]["criteria"] == pytest.approx((2 * verdicts[0] + verdicts[1]) / 3)

@@ -266,7 +266,7 @@ def rows_from_tests(scorer, limit: int = TEST_ROWS) -> list[dict]:
 
     rows: dict[str, dict] = {}
     for test in scorer.checked.tests:
-        row, _ = test_row(scorer, test)
+        row = test_row(test)
         prefer = next((s for s in test.body if isinstance(s, n.Prefer)), None)
         if not row.get("response") and prefer is not None:
             row["response"] = constant(prefer.better)

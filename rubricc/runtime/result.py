@@ -23,6 +23,11 @@ class Criterion:
     status: str = V.OK
     message: str = ""
 
+    def to_json(self) -> dict:
+        """What `rubricc score` writes: the verdict is P(yes) (or the mapped rating)."""
+        out = {"text": self.text, "weight": self.weight, "verdict": self.value, "status": self.status}
+        return out | ({"error": self.message} if self.message else {})
+
     def entry(self) -> Entry:
         if self.status in (V.ERROR, V.TIMEOUT):
             return Entry(V.Failed(self.status, self.message), self.weight)
