@@ -14,60 +14,13 @@ from rubricc.interpreter import interpret_batch
 from rubricc.judges import PinnedJudge
 from rubricc.pipeline import build, front
 from rubricc.runtime.services import Services
-from tests.conftest import ROOT, SHIPPED
-
-CASES = ROOT / "tests" / "cases" / "score" / "language.rubric"
-
-PIECES = [
-    "", " ", "\\boxed{4}", "\\boxed{\\frac{1}{2}}", "0.5", "<think>", "</think>", "<answer>",
-    "</answer>", "call 911", "-3", "12", "{\"a\": 1}", "x = 3", "The answer is 7.", "\n\n",
-    "\\boxed{", "}", "maybe", "2\\sqrt{2}", "0.75", "\\boxed{x=2}", "3/4",
-]
-ANSWERS = ["4", "1/2", "0.75", "2", "12", "-3", "2\\sqrt{2}", "x=3", "abc"]
-
-
-def random_row(rng: random.Random, inputs: dict) -> dict:
-    row = {"prompt": "What now?", "response": "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 5)))}
-    row["answer"] = rng.choice(ANSWERS)
-    row["tolerance"] = rng.choice([None, 0.5, 0.001])
-    row["task"] = rng.choice(["math", "open", "other"])
-    row["call"] = rng.choice([None, {}, {"name": "weather"}, {"name": "weather", "arguments": None},
-                              {"name": "weather", "arguments": {"city": rng.choice(["Paris", "Rome"])}},
-                              [1, 2], "text", 3])
-    row["expected"] = rng.choice([None, {"name": "weather", "cities": ["Paris"]},
-                                  {"name": "search", "cities": []}])
-    row["rubric"] = [{"text": rng.choice(["a", "b", "c"]), "weight": rng.choice([1, 2, -1])}
-                     for _ in range(rng.randint(0, 3))]
-    return row
-
-
-def grpo_batch(rng: random.Random, inputs: dict, size: int = 48) -> list[dict]:
-    """Groups of 8 responses per prompt with repeats, as a GRPO step produces them."""
-    rows = []
-    while len(rows) < size:
-        base = random_row(rng, inputs)
-        variants = [random_row(rng, inputs)["response"] for _ in range(3)]
-        rows += [base | {"response": rng.choice(variants)} for _ in range(8)]
-    return rows[:size]
-
-
-def as_tuple(result):
-    items = {k: (v.value, v.status) for k, v in result.items.items()}
-    return items, result.total, result.status
+from tests.conftest import CASES, ROOT, all_rubrics, as_tuple, grpo_batch
 
 
 def same(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return a == b
-
-
-def all_rubrics():
-    for path in SHIPPED + [CASES]:
-        result = front(path)
-        assert result.ok, [str(d.message) for d in result.diagnostics]
-        for checked in result.rubrics:
-            yield pytest.param(checked, id=f"{path.name}:{checked.name}")
 
 
 VERDICTS = {"emergency": 0.9, "diagnosis": 0.2, "plain": 0.6, "criteria": 0.7, "accurate": 1.0,

@@ -13,10 +13,9 @@ bug, until that module is fixed.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from rubricc.diagnostics import render_all
@@ -24,26 +23,9 @@ from rubricc.fmt import format_module, format_text
 from rubricc.parser import parse_text
 from rubricc.resolve import load_text
 from rubricc.typecheck import check_program
+from tests.conftest import SEEDS, TOKENS, fuzz, mutants
 
 FILE = "fuzz.rubric"
-ROOT = Path(__file__).parent.parent
-SEEDS = sorted(
-    p.read_text(encoding="utf-8")
-    for p in [*ROOT.glob("tests/cases/fmt/*.out.rubric"), *ROOT.glob("rubrics/**/*.rubric")]
-)
-
-KEYWORDS = (
-    "rubric check judge gate each in as weight points tier template def import input let score "
-    "route by default test given expect prefer over relative if then else and or not none true false yes "
-    "no version tags description essential important optional pitfall list text number"
-).split()
-PUNCTUATION = ["{", "}", "(", ")", "[", "]", ":", "=", ",", ".", "?", "??", "==", "!=", "<", "<=",
-               ">", ">=", "+", "-", "*", "/", '"', '"""', "#", "\\", "\n", "\n\n"]
-ATOMS = ["x", "answer", "response", "prompt", "items", "judges", "words", "math_equal",
-         "last_boxed", "matches", "weighted_mean", "points", "0", "1", "2.5", "1e-9", "1e999",
-         '"s"', '"\\boxed{}"', '""', '"x.rubric"', "/a+/i", "/<\\/t>/ms", "# c\n", "\t", "\r\n",
-         "\x00", "é", "😀"]
-TOKENS = KEYWORDS + PUNCTUATION + ATOMS
 
 
 # ---- the property -------------------------------------------------------------------------------
@@ -82,54 +64,8 @@ char_soup = st.text(st.sampled_from('rubric check{}[]()"/\\:=,.?#-+*<>!\n 012345
                     max_size=80)
 
 
-def delete_span(draw, text: str) -> str:
-    i, j = sorted(draw(st.lists(st.integers(0, len(text)), min_size=2, max_size=2)))
-    return text[:i] + text[j:]
-
-
-def duplicate_span(draw, text: str) -> str:
-    i, j = sorted(draw(st.lists(st.integers(0, len(text)), min_size=2, max_size=2)))
-    return text[:j] + text[i:j] + text[j:]
-
-
-def insert_token(draw, text: str) -> str:
-    i = draw(st.integers(0, len(text)))
-    return text[:i] + draw(st.sampled_from(TOKENS)) + text[i:]
-
-
-def swap_tokens(draw, text: str) -> str:
-    words = text.split(" ")
-    if len(words) < 2:
-        return text
-    i, j = draw(st.lists(st.integers(0, len(words) - 1), min_size=2, max_size=2))
-    words[i], words[j] = words[j], words[i]
-    return " ".join(words)
-
-
-def truncate(draw, text: str) -> str:
-    return text[: draw(st.integers(0, len(text)))]
-
-
-MUTATIONS = [delete_span, duplicate_span, insert_token, swap_tokens, truncate]
-
-
-@st.composite
-def mutants(draw) -> str:
-    text = draw(st.sampled_from(SEEDS))
-    for _ in range(draw(st.integers(1, 3))):
-        text = draw(st.sampled_from(MUTATIONS))(draw, text)
-    return text
-
-
 # ---- the tests ----------------------------------------------------------------------------------
-
-# Sized for well under a minute on two cores; RUBRICC_FUZZ_SCALE=10 searches ten times as long.
-SCALE = float(os.environ.get("RUBRICC_FUZZ_SCALE", "1"))
-
-
-def fuzz(examples: int):
-    return settings(max_examples=int(examples * SCALE), deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+# `fuzz` (tests/conftest.py) sizes a run; RUBRICC_FUZZ_SCALE=10 searches ten times as long.
 
 
 @fuzz(1500)

@@ -18,8 +18,7 @@ from rubricc.isolation.pool import WorkerPool
 from rubricc.pipeline import build, front
 from rubricc.runtime.services import Services
 from rubricc.scorer import POOL_WARM_UP
-from tests.test_engines import as_tuple, grpo_batch
-from tests.test_fuzz import fuzz, mutants
+from tests.conftest import as_tuple, fuzz, grpo_batch, mutants
 
 POOL = WorkerPool(workers=2, deadline=5.0, warm_up=POOL_WARM_UP)
 

@@ -1,9 +1,10 @@
 """The transformers judge over a GRPO group: the prompt that several responses share is computed
 once, and the packs about each response run over its KV cache, with the numbers of separate passes.
 
-The oracle, the tiny sharpened models and the requests are those of tests/test_hf_judge.py. The
-models' tokenizer has a token per byte, so the chat and judge template heads and the question
-before a response make a group prefix of about 130 tokens, over `MIN_SHARED_PREFIX`.
+The oracle, the tiny sharpened models and the requests are those of tests/test_hf_judge.py, from
+tests/conftest.py. The models' tokenizer has a token per byte, so the chat and judge template
+heads and the question before a response make a group prefix of about 130 tokens, over
+`MIN_SHARED_PREFIX`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import pytest
 from rubricc.backends import packing
 from rubricc.backends.hf import MIN_SHARED_PREFIX, HFJudge
 from rubricc.judges import DEFAULT_TEMPLATE, JudgeRequest
-from tests import test_hf_judge
-from tests.test_hf_judge import (
+from tests.conftest import (
     ATTENTION,
     CRITERIA,
     QUESTION,
@@ -24,7 +24,7 @@ from tests.test_hf_judge import (
     separate,
 )
 
-models, one_thread = test_hf_judge.models, test_hf_judge.one_thread  # the same fixtures
+pytestmark = pytest.mark.usefixtures("one_thread")  # `models` too: fixtures of tests/conftest.py
 
 OTHER_QUESTION = "What should I plant next to tomatoes?"
 # The criterion before the prompt: the criteria of one response share only the template's head,

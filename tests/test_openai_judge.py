@@ -1,7 +1,8 @@
 """The OpenAI-compatible judge against a real local server that fails on demand.
 
 The server (`python -m tests.judge_server`) runs in a subprocess on a free port with a
-tiny random model; the oracle is the same model loaded here. Faults are a function of (seed,
+tiny random model; the oracle is the same model loaded here (the `model_path`, `server` and
+`oracle` fixtures are in tests/conftest.py). Faults are a function of (seed,
 prompt, attempt), so every test predicts exactly which requests end how, and after how many calls.
 
 The model's chat template leaves out the assistant's opening, so the prompt's last character is
@@ -18,17 +19,9 @@ import itertools
 import json
 import math
 import os
-import select
-import subprocess
-import sys
 import time
-import urllib.request
-from dataclasses import asdict
 
 import pytest
-import torch
-from rubricc.trainer.tiny import build_tiny_lm
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import rubricc
 from rubricc.backends import openai_compat, verdicts
@@ -36,13 +29,9 @@ from rubricc.backends.openai_compat import OpenAIJudge
 from rubricc.judges import JudgeRequest, fence_id
 from rubricc.values import ERROR, TIMEOUT, Failed
 from tests import judge_server
-from tests.conftest import ROOT
+from tests.conftest import SERVED, SERVER_TOLERANCE, VOCAB, Server, assert_same
 from tests.judge_server import Faults, fault_for, prompt_key
 
-TOLERANCE = 1e-5
-SERVED = "tiny"
-VOCAB = 260
-CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
 QUESTION = "How do I keep basil alive on a windowsill?"
 RESPONSES = [
     "Water it.",
@@ -64,126 +53,6 @@ def key_of(request: JudgeRequest) -> str:
     return prompt_key([{"role": "user", "content": request.render()}])
 
 
-# ---- the model, the server and the oracle ---------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory) -> str:
-    path = build_tiny_lm(tmp_path_factory.mktemp("judge"), arch="llama", seed=1)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    tokenizer.save_pretrained(path)
-    return path
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen, url: str):
-        self.process, self.url = process, url
-        self.base_url = url + "/v1"
-
-    def post(self, path: str, body: dict) -> dict:
-        request = urllib.request.Request(self.url + path, json.dumps(body).encode(),
-                                         {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.load(reply)
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(self.url + "/stats", timeout=10) as reply:
-            return json.load(reply)
-
-    def configure(self, **changes) -> Faults:
-        """Wait for requests still running (slow ones) to end, then set faults and clear stats."""
-        deadline = time.monotonic() + 15
-        while self.stats()["in_flight"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        faults = Faults(**changes)
-        self.post("/control", asdict(faults) | {"reset": True})
-        return faults
-
-    def judge(self, **options) -> OpenAIJudge:
-        options = {"timeout": 5.0, "backoff": 0.01, "max_backoff": 0.05} | options
-        return OpenAIJudge(SERVED, self.base_url, api_key="test", **options)
-
-
-@pytest.fixture(scope="module")
-def server(model_path, tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("server") / "stderr.txt", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.judge_server", model_path, "--port", "0",
-         "--threads", "1", "--max-top-logprobs", "300", "--served-model-name", SERVED],
-        stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 180)
-        line = process.stdout.readline() if ready else ""
-        if not line.startswith("serving"):
-            log.seek(0)
-            pytest.fail(f"the judge server did not start: {line!r}\n{log.read()[-2000:]}")
-        yield Server(process, line.split(" at ")[1].strip().removesuffix("/v1"))
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
-
-
-class Oracle:
-    """The same model, here: its next-token distribution and its greedy reply."""
-
-    def __init__(self, path: str):
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path).eval()
-        self.texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
-
-    def ids(self, request: JudgeRequest) -> list[int]:
-        text = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": request.render()}], tokenize=False,
-            add_generation_prompt=True)
-        return self.tokenizer(text, add_special_tokens=False).input_ids
-
-    @torch.no_grad()
-    def next_probs(self, ids: list[int]) -> torch.Tensor:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the server has a thread too: two cores, no oversubscription
-        try:
-            logits = self.model(input_ids=torch.tensor([ids])).logits[0, -1]
-        finally:
-            torch.set_num_threads(threads)
-        return torch.softmax(logits.float(), -1)
-
-    def verdict(self, request: JudgeRequest, top: int | None = None) -> float | Failed:
-        """P(yes) (or the expected rating) from the mass on the answer tokens, among the `top`
-        most likely tokens when given, else the whole vocabulary."""
-        probs = self.next_probs(self.ids(request))
-        kept = torch.topk(probs, top).indices.tolist() if top else range(len(probs))
-        mass: dict[str, float] = {}
-        for i in kept:
-            word = verdicts.answer_word(self.texts[i], request.scale)
-            if word is not None:
-                mass[word] = mass.get(word, 0.0) + float(probs[i])
-        return verdicts.verdict(mass, request.scale)
-
-    def reply(self, request: JudgeRequest, max_tokens: int) -> str:
-        ids, out = self.ids(request), []
-        for _ in range(max_tokens):
-            token = int(self.next_probs(ids + out).argmax())
-            if token == self.tokenizer.eos_token_id:
-                break
-            out.append(token)
-        return self.tokenizer.decode(out)
-
-
-@pytest.fixture(scope="module")
-def oracle(model_path) -> Oracle:
-    return Oracle(model_path)
-
-
-def assert_same(got: list, want: list) -> None:
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        if isinstance(w, Failed):
-            assert isinstance(g, Failed) and g.status == w.status, (g, w)
-        else:
-            assert not isinstance(g, Failed) and abs(g - w) < TOLERANCE, (g, w)
-
-
 @pytest.mark.parametrize("module", [judge_server, openai_compat], ids=lambda m: m.__name__)
 def test_doctests(module) -> None:
     assert doctest.testmod(module).failed == 0
@@ -201,7 +70,7 @@ def test_verdicts_are_the_models_next_token_probabilities(server, oracle) -> Non
     assert not any(isinstance(w, Failed) for w in want)
     assert_same(got, want)
     yes_no = [w for w, r in zip(want, requests) if r.scale is None]
-    assert max(yes_no) - min(yes_no) > 100 * TOLERANCE  # the prompt matters: a mix-up would show
+    assert max(yes_no) - min(yes_no) > 100 * SERVER_TOLERANCE  # the prompt matters: a mix-up would show
     stats = server.stats()
     assert stats["by_prompt"] == {key_of(r): 1 for r in requests}
     assert judge.account["calls"] == len(requests) and judge.account["retries"] == 0
@@ -503,7 +372,7 @@ def test_a_rubric_scored_through_the_server(server) -> None:
         ok = all(faulty.status_of(b, n) == "ok" for n in judged)
         assert bool(faulty.valid[b]) == ok
         if ok:
-            assert abs(float(faulty.total[b]) - float(clean.total[b])) < TOLERANCE
+            assert abs(float(faulty.total[b]) - float(clean.total[b])) < SERVER_TOLERANCE
         for n in judged:
             value = float(faulty.item(n)[b])
             assert math.isnan(value) != (faulty.status_of(b, n) == "ok")

@@ -71,7 +71,7 @@ def test_internal_failure_points_at_the_rubric_line(monkeypatch):
 def test_every_op_kind_is_in_the_closed_set_and_has_a_kernel():
     from rubricc.codegen import RUNTIME_NAMES
     from rubricc.ir import KINDS
-    from tests.test_engines import all_rubrics
+    from tests.conftest import all_rubrics
 
     kinds = {op.kind for param in all_rubrics() for sub in [build(param.values[0])]
              for fn in [sub.function, *(s.function for s in sub.routes.values())]

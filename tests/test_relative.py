@@ -17,9 +17,15 @@ import rubricc
 from rubricc.backends.hf import HFJudge
 from rubricc.check_command import check_file
 from rubricc.judges import RELATIVE_TEMPLATE, JudgeRequest
-from tests import test_hf_judge, test_openai_judge
-from tests.test_hf_judge import QUESTION, RESPONSES, TOLERANCE, max_difference, separate
-from tests.test_openai_judge import VOCAB, assert_same
+from tests.conftest import (
+    QUESTION,
+    RESPONSES,
+    TOLERANCE,
+    VOCAB,
+    assert_same,
+    max_difference,
+    separate,
+)
 
 CASES = Path(__file__).parent / "cases" / "relative"
 RUBRIC = """
@@ -30,9 +36,8 @@ rubric ranked {
 }
 """
 
-# The fixtures of those modules (tiny models, the server), used here by name.
-models, one_thread = test_hf_judge.models, test_hf_judge.one_thread
-model_path, server, oracle = test_openai_judge.model_path, test_openai_judge.server, test_openai_judge.oracle
+# The tiny models, the judge server and its oracle are fixtures of tests/conftest.py, used by name.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Recording:
