@@ -60,7 +60,7 @@ def templates(fn: Function) -> dict[str, str]:
     """Judge templates, hoisted to named constants: text -> name, in order of first use."""
     names: dict[str, str] = {}
     for op in fn.ops:
-        text = op.args[-1] if op.kind == "judge" else None
+        text = op.args[2] if op.kind == "judge" else None  # (name, criterion, template, shown)
         if isinstance(text, str) and text not in names:
             custom = sum(name.startswith("TEMPLATE_") for name in names.values())
             names[text] = SHIPPED.get(text, f"TEMPLATE_{custom + 1}")

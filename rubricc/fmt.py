@@ -249,7 +249,8 @@ class Formatter:
 
     def fmt_Judge(self, node: n.Judge) -> str:
         head = "judge relative" if node.relative else "judge"
-        return f"{head} {node.name}{self.modifiers(node.modifiers)}: {self.expr(node.criterion)}"
+        on = f" on {self.expr(node.subject)}" if node.subject is not None else ""
+        return f"{head} {node.name}{on}{self.modifiers(node.modifiers)}: {self.expr(node.criterion)}"
 
     def fmt_JudgeEach(self, node: n.JudgeEach) -> str:
         alias = f" as {node.alias}" if node.alias is not None else ""

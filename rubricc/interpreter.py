@@ -21,7 +21,7 @@ from rubricc.checked_rubric import (
     choose_route,
     routed_items,
 )
-from rubricc.judges import JudgeRequest
+from rubricc.judges import JudgeRequest, column_values
 from rubricc.parser import deep_walks
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
@@ -130,9 +130,11 @@ class RowEval:
 
     def item_judge(self, info: ItemInfo) -> ItemResult:
         criterion = self.eval(info.node.criterion)
-        if isinstance(criterion, V.Failed):
-            return ItemResult.of(criterion)
-        [verdict] = self.services.judge([self.request(info, criterion)])
+        shown = None if info.node.subject is None else self.eval(info.node.subject)
+        bad = V.failed_arg((criterion, shown))
+        if bad is not None:
+            return ItemResult.of(bad)
+        [verdict] = self.services.judge([self.request(info, criterion, shown)])
         return ItemResult.of(V.item_value(verdict))
 
     def item_relative(self, info: ItemInfo) -> ItemResult:
@@ -171,10 +173,13 @@ class RowEval:
         bad = V.failed_arg((text, weight))
         return bad if bad is not None else (text, float(weight))
 
-    def request(self, info: ItemInfo, criterion: str) -> JudgeRequest:
+    def request(self, info: ItemInfo, criterion: str, shown: str | None = None) -> JudgeRequest:
+        """The row's request; `shown` replaces the response (`judge NAME on EXPR`)."""
         template = info.template_text
-        prompt, response = self.row.get("prompt", ""), self.row.get("response", "")
-        return JudgeRequest(info.name, criterion, prompt or "", response or "", template, info.scale)
+        prompt = self.row.get("prompt", "")
+        response = shown if shown is not None else self.row.get("response", "")
+        return JudgeRequest(info.name, criterion, prompt or "", response or "", template, info.scale,
+                            columns=column_values(template, self.row.get))
 
     # ---- the score -----------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ KINDS = {
     "merge": "condition, then, else",
     "item": "item name, operand",
     "gate": "item name, condition, fail value (dst is the row set that passes)",
-    "judge": "item name, criterion operand, template text",
+    "judge": "item name, criterion operand, template text, shown (`on`: the text judged, or none)",
     "explode": "list operand (dst is a frame: one index per element of each row's list)",
     "element": "(none; rows is a frame: each index's element)",
     "spread": "operand of the frame's rows (rows is a frame: each index's row's value)",

@@ -112,6 +112,10 @@ class JudgeRequest:
     group: tuple[str, ...] = ()
     """For `judge relative`: the distinct responses to the prompt in the batch, in order of first
     appearance, `response` among them; empty for a judge of one response."""
+    columns: str = ""
+    """The row's columns the template reads besides the variables every template is given (an
+    input column, `messages`), as JSON (`column_values`): part of the request, so two rows that
+    differ in them are two requests."""
 
     def render(self) -> str:
         """The judge's prompt: the template rendered with `variables()`."""
@@ -123,15 +127,41 @@ class JudgeRequest:
         relative judgment `responses` (each `text`, defused, and `fence`) and `position`, the
         number of this response among them from 1 (a judge of one response: itself, 1)."""
         group = self.group or (self.response,)
-        return {"prompt": self.prompt, "response": defuse(self.response),
+        columns = json.loads(self.columns) if self.columns else {}
+        return columns | {"prompt": self.prompt, "response": defuse(self.response),
                 "criterion": self.criterion, "scale": self.scale, "fence": fence_id(self.response),
                 "responses": [{"text": defuse(r), "fence": fence_id(r)} for r in group],
                 "position": group.index(self.response) + 1}
 
 
 TEMPLATE_VARIABLES = ("prompt", "response", "criterion", "scale", "fence", "responses", "position")
-"""The names `JudgeRequest.variables` gives every template; any other name is undefined (no
-`messages`, no row columns), which `template_problems` reports before a row is scored."""
+"""The names `JudgeRequest.variables` gives every template. A template may also read the rubric's
+input columns and `messages` (`template_columns`); any other name is undefined, which
+`template_problems` reports before a row is scored."""
+
+
+@functools.lru_cache(maxsize=256)
+def template_columns(text: str) -> tuple[str, ...]:
+    """The names a template reads that are not `TEMPLATE_VARIABLES`: the row columns it needs.
+
+    >>> template_columns("{{ criterion }} {% for m in messages %}{{ m.content }}{% endfor %}")
+    ('messages',)
+    """
+    env = template_env()
+    try:
+        used = jinja2.meta.find_undeclared_variables(env.parse(text))
+    except jinja2.TemplateSyntaxError:
+        return ()
+    return tuple(sorted(used - set(TEMPLATE_VARIABLES) - set(env.globals)))
+
+
+def column_values(template: str, column) -> str:
+    """`JudgeRequest.columns` for a row: `column(name)` for each name the template reads."""
+    names = template_columns(template)
+    if not names:
+        return ""
+    values = {name: column(name) for name in names}
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
 
 TEMPLATE_FAILED = "the judge template failed"
 
@@ -158,7 +188,7 @@ class TemplateProblem:
     name: str | None = None
 
 
-def template_problems(text: str) -> list[TemplateProblem]:
+def template_problems(text: str, columns: tuple[str, ...] = ()) -> list[TemplateProblem]:
     """What jinja2's own parser and compiler find wrong with a template before any row reaches it.
 
     >>> [p.name for p in template_problems("{{ critrion }} {% for m in messages %}{{ m }}{% endfor %}")]
@@ -172,8 +202,8 @@ def template_problems(text: str) -> list[TemplateProblem]:
     except jinja2.TemplateSyntaxError as exc:
         return [_not_compiled(exc, env)]
     used = jinja2.meta.find_undeclared_variables(env.parse(text))
-    unknown = used - set(TEMPLATE_VARIABLES) - set(env.globals)  # `range`, `dict`, ... are given
-    return [_not_given(name) for name in sorted(unknown, key=text.find)]
+    unknown = used - set(TEMPLATE_VARIABLES) - set(columns) - set(env.globals)  # `range`, ...
+    return [_not_given(name, columns) for name in sorted(unknown, key=text.find)]
 
 
 def _not_compiled(exc: jinja2.TemplateSyntaxError, env: jinja2.Environment) -> TemplateProblem:
@@ -189,12 +219,12 @@ def _not_compiled(exc: jinja2.TemplateSyntaxError, env: jinja2.Environment) -> T
                            or f"a template may use jinja2's built-in {kind}s only", exc.lineno)
 
 
-def _not_given(name: str) -> TemplateProblem:
+def _not_given(name: str, columns: tuple[str, ...]) -> TemplateProblem:
     given = ", ".join(f"`{v}`" for v in TEMPLATE_VARIABLES)
     return TemplateProblem(f"uses `{name}`, which a judge template is not given", "not defined",
-                           did_you_mean(name, TEMPLATE_VARIABLES)
-                           or f"a judge template is given {given} only; row columns and "
-                           "`messages` are not: put what the judge needs in the criterion",
+                           did_you_mean(name, (*TEMPLATE_VARIABLES, *columns))
+                           or f"a judge template is given {given}, `messages` and the rubric's "
+                           "input columns: declare the column with `input NAME: TYPE`",
                            name=name)
 
 

@@ -102,7 +102,9 @@ class Lowerer:
     def lower_judge(self, info: ItemInfo) -> None:
         criterion = self.expr(info.node.criterion, self.region, {})
         template = info.template_text
-        self.items[info.name] = self.emit("judge", self.region, (info.name, criterion, template),
+        subject = info.node.subject
+        shown = Const(None) if subject is None else self.expr(subject, self.region, {})
+        self.items[info.name] = self.emit("judge", self.region, (info.name, criterion, template, shown),
                                           info.node, f"judge {info.name}")
 
     lower_relative = lower_judge  # the kernel groups a relative item's requests by its kind

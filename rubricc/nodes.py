@@ -240,14 +240,16 @@ class Check(Node):
 
 @dataclass(frozen=True)
 class Judge(Node):
-    """`judge NAME: criterion`; `judge relative NAME: ...` judges each response against the
-    others to its prompt (`relative`)."""
+    """`judge NAME: criterion`; `judge NAME on EXPR: ...` shows the judge that text instead of the
+    response (`subject`); `judge relative NAME: ...` judges each response against the others to
+    its prompt (`relative`)."""
 
     name: str
     modifiers: tuple[Modifier, ...]
     criterion: Expr
     span: Span = _span()
     relative: bool = False
+    subject: Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,7 @@ class ToAst(Transformer_NonRecursive):
         return n.Check(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta))
 
     def judge(self, meta, c):
-        return n.Judge(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta))
+        return n.Judge(str(c[0]), tuple(c[2:-1]), c[-1], self._span(meta), subject=c[1])
 
     def judge_relative(self, meta, c):
         return n.Judge(str(c[0]), tuple(c[1:-1]), c[-1], self._span(meta), relative=True)

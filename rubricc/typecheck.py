@@ -126,6 +126,8 @@ class Checker:
                 self.constant(node.fail, env, "a gate's fail value")
             return ItemInfo(node.name, kind, node, 0.0, None, None, region)
         item_env = env
+        if isinstance(node, n.Judge) and node.subject is not None:
+            self.expect_type(node.subject, env, t.TEXT, "what a judge is shown (`on`)")
         if isinstance(node, n.JudgeEach):
             source = self.expr(node.source, env)
             if not isinstance(source, t.ListOf) and source not in (t.JSON, t.ANY):
@@ -541,10 +543,15 @@ class Checker:
         no judge uses never renders and is not checked. Reported once per template."""
         used = [i.template for i in items if i.template is not None]
         for template in dict.fromkeys([*self.scope.templates.values(), *used]):
-            for problem in template_problems(template.text):
+            for problem in template_problems(template.text, self.template_columns()):
                 d = self.template_diagnostic(template, problem)
                 if d not in self.diags:
                     self.diags.append(d)
+
+    def template_columns(self) -> tuple[str, ...]:
+        """The row's columns a template may read besides `TEMPLATE_VARIABLES`: the rubric's
+        inputs and `messages`."""
+        return ("messages", *self.scope.inputs)
 
     def template_diagnostic(self, template: n.Template, problem: TemplateProblem) -> Diagnostic:
         span = self.template_line(template, problem.line) if problem.name is None \

@@ -24,16 +24,18 @@ def same(a, b) -> bool:
 
 
 VERDICTS = {"emergency": 0.9, "diagnosis": 0.2, "plain": 0.6, "criteria": 0.7, "accurate": 1.0,
-            "cites": 0.0, "hedges": 0.4}
+            "cites": 0.0, "hedges": 0.4, "answer_only": 0.5}
 
 
 class GroupJudge(PinnedJudge):
     """Pinned verdicts, except that a `judge relative` request's verdict is its response's place
-    in its group: both engines must form the same groups to agree."""
+    in its group (both engines must form the same groups to agree), and a `judge ... on EXPR`
+    request's depends on the text it is shown (both must show the same text)."""
 
     def judge(self, requests):
         pinned = super().judge(requests)
-        return [(r.group.index(r.response) + 1) / len(r.group) if r.group else v
+        return [(r.group.index(r.response) + 1) / len(r.group) if r.group
+                else len(r.response) % 5 / 4 if r.item == "answer_only" else v
                 for r, v in zip(requests, pinned)]
 
 
@@ -70,8 +72,8 @@ def test_judge_templates_are_named_constants_in_the_generated_code():
     [checked] = front(text).rubrics
     source = build(checked).python_source()
     assert source.count("You are grading a response") == 1 and source.count("Grade the response.") == 1
-    assert "rt.judge(R0, 'a', 'Is clear.', DEFAULT_TEMPLATE)" in source
-    assert "rt.judge(R0, 'b', 'Is kind.', TEMPLATE_1)" in source
+    assert "rt.judge(R0, 'a', 'Is clear.', DEFAULT_TEMPLATE, None)" in source
+    assert "rt.judge(R0, 'b', 'Is kind.', TEMPLATE_1, None)" in source
     assert "TEMPLATE_2 = 'Grade \\\\boxed{}" in source  # a backslash: written with repr
     namespace: dict = {}
     exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - our own generated code
@@ -97,7 +99,7 @@ def test_gated_rows_never_reach_the_judge():
 
     class Recording(PinnedJudge):
         def judge(self, requests):
-            seen.extend(r.response for r in requests)
+            seen.extend((r.item, r.response) for r in requests)
             return super().judge(requests)
 
     triage = front(CASES).rubrics[0]
@@ -105,7 +107,9 @@ def test_gated_rows_never_reach_the_judge():
     batch = scorer.score(responses=["no think tags", "<think>x</think> Call 911."],
                          judge=Recording(VERDICTS))
     scorer.close()
-    assert seen and set(seen) == {"<think>x</think> Call 911."}
+    # `answer_only` is shown the answer after the reasoning (`on answer`), the others the response
+    assert seen and set(seen) == {(item, "<think>x</think> Call 911.") for item, _ in seen
+                                  if item != "answer_only"} | {("answer_only", "Call 911.")}
     assert batch.total[0].item() == -1.0
     assert batch.status_of(0, "emergency") == "skipped"
 

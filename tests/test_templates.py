@@ -17,15 +17,19 @@ import pytest
 import rubricc
 from rubricc.cli import main
 from rubricc.diagnostics import render_all
+from rubricc.interpreter import interpret_batch
 from rubricc.judges import (
     DEFAULT_TEMPLATE,
     TEMPLATE_FAILED,
     TEMPLATE_VARIABLES,
     JudgeRequest,
     PinnedJudge,
+    column_values,
+    compiled_template,
     template_problems,
 )
 from rubricc.resolve import load_path
+from rubricc.runtime.services import Services
 from rubricc.typecheck import check_program
 from rubricc.values import ERROR, Failed
 from trainer.tiny import build_tiny_lm
@@ -74,7 +78,7 @@ def test_cases_cover_both_ways() -> None:
 
 @pytest.mark.parametrize(("text", "where", "help"), [
     ("{{ critrion }}", "critrion", "did you mean `criterion`?"),
-    ("{% for m in messages %}{{ m }}{% endfor %}", "messages", "row columns and `messages` are not"),
+    ("{{ ticket }}", "ticket", "declare the column with `input NAME: TYPE`"),
     ("{{ response | uper }}", "uper", "did you mean `upper`?"),
     ("{{ response | shouty_caps }}", "shouty_caps", "a template may use jinja2's built-in filters only"),
     ("{{ response ", "", "every `{{` has its `}}`"),
@@ -82,6 +86,16 @@ def test_cases_cover_both_ways() -> None:
 def test_each_problem_says_what_to_do(text: str, where: str, help: str) -> None:
     [problem] = template_problems(text)
     assert where in problem.message and help in problem.help
+
+
+def test_a_template_may_read_the_rubrics_columns_and_messages() -> None:
+    text = "{% for m in messages %}{{ m.content }}{% endfor %} {{ ticket }} {{ tickt }}"
+    [problem] = template_problems(text, ("messages", "ticket"))
+    assert problem.name == "tickt" and "did you mean `ticket`?" in problem.help
+    request = JudgeRequest("x", "Is polite.", "Hi", "Hello!", text,
+                           columns=column_values(text, {"messages": [{"content": "Hi"}],
+                                                        "ticket": "T-1"}.get))
+    assert compiled_template(text).render(request.variables() | {"tickt": ""}) == "Hi T-1 "
 
 
 def test_the_checker_knows_what_the_renderer_gives() -> None:
@@ -192,3 +206,30 @@ def test_score_marks_the_row_and_writes_the_output(judge_model, fails_on_some_ro
     assert [s["status"]["polite"] for s in scored] == ["ok", "error", "ok"]
     assert scored[1]["reward"] is None and TEMPLATE_FAILED in json.dumps(scored[1])
     assert all(0 <= s["reward"] <= 1 for s in (scored[0], scored[2]))
+
+
+def test_a_judge_on_an_expression_sees_that_text_and_the_columns_its_template_reads() -> None:
+    text = ('template guided = """Guide: {{ guide }}. Turns: {{ messages | length }}.\n'
+            '<response-{{ fence }}>{{ response }}</response-{{ fence }}>\nCriterion: {{ criterion }}"""\n'
+            'rubric r {\n    input guide: text\n    let code = tag(response, "code")\n'
+            '    gate has_code: code != none\n'
+            '    judge idiomatic on code template guided: "Is idiomatic."\n'
+            '    judge explained: "Explains the code."\n}\n')
+    scorer = rubricc.compile(text)
+    row = {"response": "See <code>x = 1</code>.", "guide": "PEP 8",
+           "messages": [{"role": "user", "content": "Write x."}]}
+    class Recording(PinnedJudge):
+        def judge(self, requests):
+            self.seen = [*getattr(self, "seen", []), *requests]
+            return super().judge(requests)
+
+    for engine in ("compiled", "interpreted"):
+        judge = Recording({"idiomatic": 1.0, "explained": 0.0})
+        if engine == "compiled":
+            scorer.score_rows([row], judge=judge)
+        else:
+            interpret_batch(scorer.checked, [row], Services(None, judge))
+        asked = {r.item: r for r in judge.seen}
+        assert asked["idiomatic"].response == "x = 1"
+        assert "Guide: PEP 8. Turns: 1." in asked["idiomatic"].render()
+        assert asked["explained"].response == row["response"] and asked["explained"].columns == ""

@@ -14,7 +14,7 @@ import dataclasses
 from rubricc import values as V
 from rubricc.builtins import REGISTRY
 from rubricc.checked_rubric import Checked
-from rubricc.judges import JudgeRequest
+from rubricc.judges import JudgeRequest, column_values
 from rubricc.runtime.aggregate import Entry, aggregate, criteria_value
 from rubricc.runtime.result import ItemResult, RowResult, entries_of, item_set, settle
 from rubricc.runtime.services import Services
@@ -166,27 +166,34 @@ class BatchRuntime:
         self._set_item(name, rows, [ItemResult.of(V.item_value(V.truthy(self.arg(cond, i)))) for i in rows])
         return self.where(rows, cond, True)
 
-    def judge(self, rows, name: str, criterion, template: str) -> list:
+    def judge(self, rows, name: str, criterion, template: str, subject=None) -> list:
+        """`subject`: the text shown in place of the response (`judge NAME on EXPR`), or None."""
         info = self.checked.item(name)
-        requests = {}
+        requests, failed = {}, {}
         for i in rows:
-            text = self.arg(criterion, i)
-            if not isinstance(text, V.Failed):
-                requests[i] = self.request(name, text, i, template, info.scale)
+            text, shown = self.arg(criterion, i), self.arg(subject, i)
+            bad = V.failed_arg((text, shown))
+            if bad is not None:
+                failed[i] = bad
+            else:
+                requests[i] = self.request(name, text, i, template, info.scale, shown)
         if info.kind == "relative":
             requests = with_groups(requests)
         verdicts = self.judge_deduped(list(requests.values()))
-        results = []
-        for i in rows:
-            text = self.arg(criterion, i)
-            results.append(ItemResult.of(text if isinstance(text, V.Failed)
-                                         else V.item_value(verdicts[requests[i]])))
+        results = [ItemResult.of(failed[i] if i in failed else V.item_value(verdicts[requests[i]]))
+                   for i in rows]
         return self._set_item(name, rows, results)
 
-    def request(self, name: str, text: str, i: int, template: str, scale: int | None) -> JudgeRequest:
-        prompt, response = self.columns.get("prompt"), self.columns.get("response")
-        return JudgeRequest(name, text, (prompt[i] if prompt else "") or "",
-                            (response[i] if response else "") or "", template, scale)
+    def request(self, name: str, text: str, i: int, template: str, scale: int | None,
+                shown: str | None = None) -> JudgeRequest:
+        """Row i's request; `shown` replaces the response (`judge NAME on EXPR`)."""
+        def column(c):
+            values = self.columns.get(c)
+            return values[i] if values else None
+
+        response = shown if shown is not None else column("response")
+        return JudgeRequest(name, text, column("prompt") or "", response or "", template, scale,
+                            columns=column_values(template, column))
 
     def judge_deduped(self, requests: list[JudgeRequest]) -> dict[JudgeRequest, object]:
         unique = list(dict.fromkeys(requests))
