@@ -80,7 +80,7 @@ def calibrate(rubric: str, labels_path: str, judge, name: str | None = None) -> 
     kinds = {i.name: i.kind for i in scorer.checked.items if i.kind in JUDGE_KINDS}
     rows, wanted, places = [], [], []
     for row in read_jsonl(labels_path):
-        row = validate(row, scorer.inputs, labels_path)
+        row = validate(row, scorer.inputs_of(row.data), labels_path)
         if row.problem:
             raise LabelError(row.problem)
         labels = row.data.get("labels")

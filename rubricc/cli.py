@@ -210,7 +210,7 @@ def cmd_probe(args) -> int:
     for row in read_jsonl(args.data):
         if row.data is not None:  # probes write the responses: the data need not have one
             row = dataclasses.replace(row, data={"response": ""} | row.data)
-        checked = validate(row, scorer.inputs, args.data)
+        checked = validate(row, scorer.inputs_of(row.data), args.data)
         if checked.problem:
             err.print(f"row not probed: {checked.problem}", markup=False, soft_wrap=True)
             continue
@@ -261,7 +261,7 @@ def cmd_score(args) -> int:
     judge was down for every row must not look like a success."""
     scorer = load_scorer(args.rubric, args.name)
     judge = load_judge(args)
-    checked = [validate(r, scorer.inputs, args.data) for r in read_jsonl(args.data)]
+    checked = [validate(r, scorer.inputs_of(r.data), args.data) for r in read_jsonl(args.data)]
     for r in checked:
         if r.problem:
             err.print(f"row not scored: {r.problem}", markup=False, soft_wrap=True)
@@ -419,7 +419,7 @@ def cmd_explain(args) -> int:
             f"--row must be a line between 1 and {last}"
         err.print(f"rubricc: {args.data}: {where}", markup=False, soft_wrap=True)
         return 1
-    row = validate(rows[args.row], scorer.inputs, args.data)
+    row = validate(rows[args.row], scorer.inputs_of(rows[args.row].data), args.data)
     if row.problem:
         err.print(row.problem, markup=False, soft_wrap=True)
         return 1

@@ -5,7 +5,7 @@ column, a wrong type) is reported with its line and carried to the output with a
 the reason: never dropped, and never a reason to reject the rows around it. Lines are the file's
 lines, split on `\\n` and counting blank ones: `rubricc explain --row N` numbers them the same way.
 
-    rows = [validate(r, scorer.inputs, path) for r in read_jsonl(path)]
+    rows = [validate(r, scorer.inputs_of(r.data), path) for r in read_jsonl(path)]
     with ScoredOutput(Path("out.jsonl"), rows, scorer.names, resume=False) as output:
         output.write([row.written() | {"reward": 1.0}])    # one strict JSON object a line
 """

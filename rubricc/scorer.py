@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 
+from rubricc import types as t
 from rubricc import values as V
 from rubricc.builtins import Regex
 from rubricc.checked_rubric import Checked, all_items, choose_route, judge_items, routed_items
@@ -58,7 +59,29 @@ class Scorer:
 
     @property
     def inputs(self) -> dict:
+        """Every column the rubric reads: a router's own and all its routes'."""
         return self.checked.inputs
+
+    def inputs_of(self, row: dict | None) -> dict[str, t.Type]:
+        """The columns `row` must have: a router's own, and the columns of the route its key
+        picks for the row. A routed rubric's columns are required on its own rows only, so one
+        data file can mix tasks (a math row needs no `tests` column)."""
+        if not self.routes:
+            return self.inputs
+        own = {name: self.inputs[name] for name in self.checked.scope.inputs}
+        if row is None or any(name not in row and not t.is_optional(typ) for name, typ in own.items()):
+            return own
+        [case] = self.cases({name: [value] for name, value in row.items()}, 1, self.services())
+        return own if isinstance(case, V.Failed) else own | self.routes[case].inputs_of(row)
+
+    def cases(self, cols: dict[str, list], size: int, services: Services) -> list:
+        """Each row's route case (`choose_route` of the key the router's generated code gives),
+        or the failure of its key."""
+        try:
+            keys = self.entry()(BatchRuntime(self.checked, cols, size, services))
+        except Exception as exc:
+            raise self.locate(exc) from exc
+        return [choose_route(self.checked, key) for key in keys]
 
     def python_source(self) -> str:
         """The generated code: a router's own (its key) first, then each route's."""
@@ -150,14 +173,9 @@ class Scorer:
         """Each row to the scorer of the case its key picks (`choose_route`), in one batch per
         case; its columns renamed `case.item` (`routed_items`), the other cases' `na`. The keys
         come from the router's generated code, over the whole batch."""
-        try:
-            keys = self.entry()(BatchRuntime(self.checked, cols, size, services))
-        except Exception as exc:
-            raise self.locate(exc) from exc
         groups: dict[str | None, list[int]] = {}
         rows: list[RowResult | None] = [None] * size
-        for i, key in enumerate(keys):
-            case = choose_route(self.checked, key)
+        for i, case in enumerate(self.cases(cols, size, services)):
             if isinstance(case, V.Failed):
                 rows[i] = RowResult({}, None, case.status, case.message)
             else:

@@ -15,6 +15,7 @@ import pytest
 
 from rubricc import values as V
 from rubricc.checked_rubric import all_items
+from rubricc.cli import main
 from rubricc.diagnostics import CompileError
 from rubricc.explain import explain_row
 from rubricc.interpreter import interpret_row
@@ -139,3 +140,34 @@ def test_routes_in_a_circle_are_N010_and_nothing_else(name) -> None:
     with pytest.raises(CompileError) as raised:
         compile(text, rubric="a", name="cycle.rubric")
     assert {d.code for d in raised.value.diagnostics} == {"N010"}
+
+
+MIXED = """
+rubric math { input answer: text
+    check right: contains(response, answer) }
+rubric code { input tests: text
+    check passes: contains(response, tests) }
+rubric mixed { input task: text
+    route by task { "math": math, "code": code } }
+"""
+
+
+def test_a_routed_column_is_required_only_on_the_rows_of_its_route(tmp_path, capsys) -> None:
+    rubric = tmp_path / "mixed.rubric"
+    rubric.write_text(MIXED)
+    rows = [{"task": "math", "response": "4", "answer": "4"},  # no `tests`: not a code row
+            {"task": "code", "response": "ok", "tests": "ok"},  # no `answer`
+            {"task": "code", "response": "ok", "answer": "4"},  # a code row without its tests
+            {"response": "4", "answer": "4"}]  # no key at all: the router's own column
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "scored.jsonl"
+    assert main(["score", str(rubric), str(data), "--name", "mixed", "--out", str(out)]) == 1
+    scored = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [s["reward"] for s in scored[:2]] == [1.0, 1.0]
+    assert scored[2]["reward"] is None and "D003 missing column `tests`" in scored[2]["error"]
+    assert scored[3]["reward"] is None and "D003 missing column `task`" in scored[3]["error"]
+    scorer = compile(str(rubric), rubric="mixed")
+    assert set(scorer.inputs_of(rows[0])) == {"task", "answer"}
+    assert set(scorer.inputs_of(rows[3])) == {"task"}
+    assert set(scorer.inputs) == {"task", "answer", "tests"}

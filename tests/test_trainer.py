@@ -149,7 +149,7 @@ def test_bad_prompt_rows_are_reported_by_line(tmp_path):
                                "{oops",
                                json.dumps({"prompt": 3, "answer": "1"})]) + "\n")
     with pytest.raises(ValueError) as caught:
-        load_prompts(str(path), {"answer": TEXT})
+        load_prompts(str(path), lambda row: {"answer": TEXT})
     text = str(caught.value)
     assert "3 bad row(s)" in text
     assert f"{path}:2: D003 missing column `answer`" in text
@@ -354,7 +354,7 @@ def test_a_hackable_rubric_stops_the_run_before_any_model_loads(task, tmp_path, 
 def probe_toy(task):
     scorer = rubricc.compile(task / "toy.rubric")
     try:
-        return run_probes(scorer, load_prompts(str(task / "data.jsonl"), scorer.inputs)[:8])
+        return run_probes(scorer, load_prompts(str(task / "data.jsonl"), scorer.inputs_of)[:8])
     finally:
         scorer.close()
 

@@ -1,6 +1,6 @@
 """Prompts in: a JSONL file checked against the rubric's inputs, served in seeded shuffled epochs.
 
-    rows = load_prompts("data/math.jsonl", scorer.inputs)      # [{"prompt": ..., "answer": ...}]
+    rows = load_prompts("data/math.jsonl", scorer.inputs_of)   # [{"prompt": ..., "answer": ...}]
     batch = take(rows, cursor=16, count=8, seed=0)              # prompts 16..23 of the stream
 
 The stream is endless: epoch e is the rows in an order fixed by (seed, e), so a position in the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from functools import lru_cache
 
 from rubricc import types as t
@@ -19,11 +20,14 @@ from rubricc.data import MISSING_COLUMN, WRONG_TYPE, read_jsonl
 SHOWN_PROBLEMS = 20
 
 
-def load_prompts(path: str, inputs: dict[str, t.Type]) -> list[dict]:
-    """Every row of `path`, or a ValueError naming each bad row by its line."""
-    wanted = {"prompt": t.TEXT} | {k: v for k, v in inputs.items() if k != "response"}
+def load_prompts(path: str, inputs_of: Callable[[dict], dict[str, t.Type]]) -> list[dict]:
+    """Every row of `path`, or a ValueError naming each bad row by its line. `inputs_of(row)`:
+    the columns the row must have (`Scorer.inputs_of`: a routed rubric's on its own rows only)."""
     rows, problems = [], []
     for row in read_jsonl(path):
+        wanted = {"prompt": t.TEXT}
+        if not row.problem:
+            wanted |= {k: v for k, v in inputs_of(row.data).items() if k != "response"}
         problem = row.problem or _problem(row.data, row.line, wanted, path)
         if problem:
             problems.append(problem)

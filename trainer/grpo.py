@@ -70,7 +70,7 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
     scorer = compile_rubric(Path(config.rubric), rubric=config.rubric_name)
     try:
         check_judge(config, scorer, judge)
-        rows = load_prompts(config.data, scorer.inputs)
+        rows = load_prompts(config.data, scorer.inputs_of)
         guard_against_hacks(config, scorer, rows, judge, procs.main)
         share = process_share(config, procs.world)  # prompts per process per step
         resumed = checkpoint.latest(config.output_dir) if resume else None
