@@ -10,18 +10,26 @@ project (`project_root`) or the shipped packs, compared by real path after symli
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rubricc import nodes as n
 from rubricc.diagnostics import Diagnostic, did_you_mean, error, warning
-from rubricc.parser import parse_source
+from rubricc.parser import deep_walks, parse_source
 from rubricc.resources import data_dir
 from rubricc.source import Source
+from rubricc.walk import callee_path
 
 IMPLICIT_INPUTS = ("prompt", "response", "messages")
 RESERVED = {"score", "items", "checks", "judges", "none", "true", "false", "yes", "no"}
+
+
+DEF_ROOT = "@"
+"""`Field(Name("@FILE"), NAME)` as a callee: the definition NAME of the file FILE. Resolve writes
+every call a file's own definitions make this way (`qualified`), so a definition's body means
+the same wherever it is called from; no one can type it (`@` starts no name)."""
 
 
 @dataclass
@@ -33,6 +41,18 @@ class Namespace:
     templates: dict[str, n.Template] = field(default_factory=dict)
     rubrics: dict[str, n.Rubric] = field(default_factory=dict)
     imports: dict[str, Namespace] = field(default_factory=dict)
+    registry: dict[str, Namespace] = field(default_factory=dict, repr=False)
+    """Every file of the program by name (one dict, shared): where `@FILE` callees point."""
+
+    def owner(self, dotted: tuple[str, ...], local: frozenset[str] = frozenset()) -> Namespace | None:
+        """The file whose definition `dotted` (`f`, `lib.f`) names, read from this file; None
+        for a built-in, a name in `local` (a rubric's own definitions) or nothing at all."""
+        if len(dotted) == 1 and dotted[0] in local:
+            return None
+        ns: Namespace | None = self
+        for part in dotted[:-1]:
+            ns = ns.imports.get(part) if ns is not None else None
+        return ns if ns is not None and dotted[-1] in ns.defs else None
 
 
 @dataclass
@@ -51,6 +71,9 @@ class RubricScope:
         return self.rubric.name
 
     def find_def(self, dotted: tuple[str, ...]) -> n.Def | None:
+        if dotted[0].startswith(DEF_ROOT):
+            ns = self.namespace.registry.get(dotted[0][len(DEF_ROOT):])
+            return ns.defs.get(dotted[1]) if ns is not None and len(dotted) == 2 else None
         if len(dotted) == 1:
             return self.defs.get(dotted[0]) or self.namespace.defs.get(dotted[0])
         ns = self.namespace.imports.get(dotted[0])
@@ -138,11 +161,32 @@ def _load(program: Program, source: Source, stack: tuple[str, ...]) -> Namespace
         program.diagnostics.append(warning(
             "N011", "this file defines nothing", source.span(0, 0), "empty",
             "a rubric file holds `rubric`, `def`, `template` or `import` statements"))
-    ns = Namespace(source.name)
+    ns = Namespace(source.name, registry=program.namespaces)
     program.namespaces[source.name] = ns
     for decl in parsed.module.body:
         _declare_top(program, ns, decl, stack + (source.name,))
+    with deep_walks:
+        ns.defs = {name: qualified(d, ns) for name, d in ns.defs.items()}
     return ns
+
+
+def qualified(node, ns: Namespace, local: frozenset[str] = frozenset()):
+    """`node` with every call of a definition that `ns` sees (its own, its imports') written as
+    an absolute `@FILE.NAME` callee, so that it finds the same definition from any rubric: an
+    imported `f` that calls its file's `g`, or an included item (`include`) that calls one."""
+    if isinstance(node, tuple):
+        return tuple(qualified(x, ns, local) for x in node)
+    if not isinstance(node, n.Node):
+        return node
+    changes = {f.name: qualified(getattr(node, f.name), ns, local)
+               for f in dataclasses.fields(node) if f.name != "span"}
+    if isinstance(node, n.Call):
+        path = callee_path(node.callee)
+        owner = ns.owner(path, local) if path else None
+        if owner is not None:
+            root = n.Name(DEF_ROOT + owner.path, node.callee.span)
+            changes["callee"] = n.Field(root, path[-1], node.callee.span)
+    return dataclasses.replace(node, **changes)
 
 
 def _declare_top(program: Program, ns: Namespace, decl, stack: tuple[str, ...]) -> None:

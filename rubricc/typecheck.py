@@ -25,7 +25,7 @@ from rubricc.checked_rubric import (
 from rubricc.diagnostics import Diagnostic, did_you_mean, error
 from rubricc.judges import TemplateProblem, template_problems
 from rubricc.parser import deep_walks
-from rubricc.resolve import Program, RubricScope
+from rubricc.resolve import DEF_ROOT, Program, RubricScope
 from rubricc.source import Source, Span
 from rubricc.walk import callee_path, walk
 
@@ -432,7 +432,8 @@ class Checker:
         found = self.scope.find_def(dotted)
         if found is not None:
             params = [(p.name, self.type_expr(p.type), True) for p in found.params]
-            return self.apply(e, name, params, env, test, self.def_type(found))
+            shown = found.name if name.startswith(DEF_ROOT) else name  # as its file calls it
+            return self.apply(e, shown, params, env, test, self.def_type(found))
         if name in REGISTRY:
             b = REGISTRY[name]
             params = [(p.name, p.type, p.required) for p in b.params]
