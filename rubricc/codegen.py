@@ -84,7 +84,7 @@ def generate(fn: Function) -> Generated:
     line_map: dict[int, Op] = {}
     for op in fn.ops:
         code = "    " + emit(op, names)
-        where = f"  # {fn.file}:{op.span.line}"
+        where = f"  # {op.span.file}:{op.span.line}"  # an included member: its own file
         lines.append(code + (where + f" {op.note}" if op.note else where))
         line_map[len(lines)] = op
     return Generated("\n".join(lines) + "\n", f"<rubricc {fn.rubric}>", line_map, entry)

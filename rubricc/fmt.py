@@ -273,6 +273,9 @@ class Formatter:
         key = "default" if node.key is None else string_text(node.key)
         return f"{key}: {'.'.join(node.target)}"
 
+    def fmt_Include(self, node: n.Include) -> str:
+        return f"include {'.'.join(node.target)}"
+
     def fmt_ExpectHack(self, node: n.ExpectHack) -> str:
         return f"expect hack {node.code} {string_text(node.reason)}"
 

@@ -347,9 +347,18 @@ class Test(Node):
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class Include(Node):
+    """`include code.python_tests`: that rubric's inputs, lets, definitions, templates, gates and
+    items become members here, at this point (resolve replaces the line with them)."""
+
+    target: tuple[str, ...]
+    span: Span = _span()
+
+
 Member = (
     Meta | Input | Let | Def | Template | Gate | Check | Judge | JudgeEach | ScoreDecl | Route
-    | ExpectHack | Test
+    | ExpectHack | Include | Test
 )
 
 

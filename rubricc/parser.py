@@ -290,6 +290,9 @@ class ToAst(Transformer_NonRecursive):
     def route_default(self, meta, c):
         return n.RouteArm(None, c[0], self._span(meta))
 
+    def include(self, meta, c):
+        return n.Include(c[0], self._span(meta))
+
     def expect_hack(self, meta, c):
         return n.ExpectHack(str(c[0]), unquote(c[1]), self._span(meta))
 

@@ -251,14 +251,17 @@ def _cannot_import(program: Program, decl: n.Import, label: str, help: str) -> N
 def build_scope(program: Program, rubric: n.Rubric, ns: Namespace,
                 routing: tuple[n.Rubric, ...] = ()) -> RubricScope:
     """A rubric's names; `routing` holds the rubrics whose routes led here, to stop cycles."""
-    scope = RubricScope(rubric, ns)
+    members = _expanded(program, rubric, ns, (rubric,))
+    scope = RubricScope(dataclasses.replace(rubric, members=members), ns)
     tables = {n.Input: scope.inputs, n.Let: scope.lets, n.Def: scope.defs,
               n.Template: scope.templates}
     seen: dict[str, n.Node] = {}
-    for member in rubric.members:
+    for member in members:
         name = getattr(member, "name", None)
-        if not isinstance(member, (n.Input, n.Let, n.Def, n.Template, *n.ITEM_TYPES)):
+        if not isinstance(member, INCLUDED):
             continue
+        if isinstance(member, n.Input) and name in scope.inputs and scope.inputs[name] == member:
+            continue  # the same input declared here and by an included rubric
         if name in RESERVED or name in IMPLICIT_INPUTS:
             program.diagnostics.append(error(
                 "N006", f"`{name}` is a reserved name", member.span, "cannot be redefined",
@@ -278,6 +281,47 @@ def build_scope(program: Program, rubric: n.Rubric, ns: Namespace,
     for route in rubric.of_type(n.Route):
         _resolve_route(program, scope, route, routing + (rubric,))
     return scope
+
+
+INCLUDED = (n.Input, n.Let, n.Def, n.Template, *n.ITEM_TYPES)
+"""What `include` brings: not the score, the tests, routes, `expect hack` lines or metadata."""
+
+
+def _expanded(program: Program, rubric: n.Rubric, ns: Namespace,
+              including: tuple[n.Rubric, ...]) -> tuple[n.Member, ...]:
+    """A rubric's members with each `include` replaced by the included rubric's (expanded in
+    turn), their calls of that file's definitions written absolute (`qualified`)."""
+    members: list[n.Member] = []
+    for member in rubric.members:
+        if not isinstance(member, n.Include):
+            members.append(member)
+            continue
+        found = _find_rubric(ns, member.target)
+        written = ".".join(member.target)
+        if found is None:
+            known = list(ns.rubrics) + [f"{a}.{r}" for a, i in ns.imports.items() for r in i.rubrics]
+            program.diagnostics.append(error(
+                "N012", f"`include {written}`: no rubric named `{written}`", member.span,
+                "nothing to include", did_you_mean(written, known)
+                or "import its file first: `import \"path.rubric\" as NAME`, then `include NAME.RUBRIC`"))
+            continue
+        included, where = found
+        problem = None
+        if any(included is r for r in including):
+            circle = " -> ".join(r.name for r in including + (included,))
+            problem = f"includes go round in a circle: {circle}"
+        elif included.of_type(n.Route):
+            problem = f"`{written}` routes rows: it has no items to include"
+        if problem is not None:
+            program.diagnostics.append(error("N012", f"`include {written}`: {problem}", member.span,
+                                             "cannot include", "include a rubric with items of its own"))
+            continue
+        local = frozenset(d.name for d in included.of_type(n.Def))
+        with deep_walks:
+            members += [m if where is ns else qualified(m, where, local)
+                        for m in _expanded(program, included, where, including + (included,))
+                        if isinstance(m, INCLUDED)]
+    return tuple(members)
 
 
 def _resolve_route(program: Program, scope: RubricScope, route: n.Route,

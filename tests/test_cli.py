@@ -120,6 +120,6 @@ def test_import_of_a_device_is_refused_not_read(tmp_path, capsys):
 def test_a_file_with_several_rubrics_needs_a_name(tmp_path, capsys):
     cases = str(ROOT / "tests" / "cases" / "score" / "language.rubric")
     assert main(["compile", cases]) == 1
-    assert "defines 9 rubrics" in capsys.readouterr().err
+    assert "defines 10 rubrics" in capsys.readouterr().err
     assert main(["compile", cases, "--name", "nope"]) == 1
     assert "no rubric named 'nope'" in capsys.readouterr().err
