@@ -7,9 +7,11 @@ object from judge item names to the human verdict (true/false or 1/0) for that r
     {"prompt": "...", "response": "...", "labels": {"emergency": true, "plain": false}}
 
 A `judge each` item, whose criteria come from the row, takes an object from criterion texts (as
-the row lists them) to verdicts; its figures pool every labelled criterion:
+the row lists them) to verdicts, or a list with one verdict per criterion in the row's order
+(as tests pin them: `given criteria = [yes, no]`); its figures pool every labelled criterion:
 
     {"prompt": "...", "response": "...", "rubric": [...], "labels": {"points": {"Cites a source.": true}}}
+    {"prompt": "...", "response": "...", "rubric": [...], "labels": {"points": [true, false]}}
 
 Per item the report gives the labelled rows, how many the judge failed to answer (left out of
 the figures, never counted as "no"), agreement (P(yes) >= 0.5 against the label), Cohen's kappa,
@@ -120,9 +122,10 @@ def check_label(where: str, item: str, label, kinds: dict[str, str]) -> None:
         if not is_verdict(label):
             raise LabelError(f"{where}: label of `{item}` must be true/false or 1/0")
         return
-    if not isinstance(label, dict) or not label or not all(map(is_verdict, label.values())):
+    values = label.values() if isinstance(label, dict) else label if isinstance(label, list) else None
+    if not values or not all(map(is_verdict, values)):
         raise LabelError(f"{where}: `{item}` is a `judge each` item: label it with an object from "
-                         f"criterion texts to true/false")
+                         f"criterion texts to true/false, or a list of true/false, one per criterion")
 
 
 def is_verdict(label) -> bool:
@@ -131,8 +134,15 @@ def is_verdict(label) -> bool:
 
 def criterion_verdicts(where: str, item: str, result, labels: dict) -> list[tuple]:
     """(P(yes) or None when not answered, human label) of each labelled criterion of the row."""
+    listed = labels if isinstance(labels, list) else list(labels.values())
     if result.status != V.OK and not result.criteria:  # gated, or the list could not be read
-        return [(None, human) for human in labels.values()]
+        return [(None, human) for human in listed]
+    if isinstance(labels, list):
+        if len(labels) != len(result.criteria):
+            raise LabelError(f"{where}: `{item}` has {len(labels)} labels but {len(result.criteria)} "
+                             "criteria on this row: label each criterion, in the row's order")
+        return [(c.value if c.status == V.OK else None, human)
+                for c, human in zip(result.criteria, labels)]
     by_text = {c.text: c for c in result.criteria}
     out = []
     for text, human in labels.items():

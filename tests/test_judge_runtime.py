@@ -221,6 +221,13 @@ def test_calibrate_pools_the_labelled_criteria_of_a_judge_each_item(judge_model,
     assert sorted(results["points"].pairs) == sorted(want)
     assert sorted(y for _, y in results["points"].pairs) == [False, False] + [True] * 6
 
+    by_position = [r | {"labels": {"points": list(r["labels"]["points"].values())}} for r in labelled]
+    listed = calibrate(str(rubric), str(write_jsonl(tmp_path / "l4.jsonl", by_position)), judge)
+    assert sorted(next(c for c in listed if c.item == "points").pairs) == sorted(want)
+    short = [labelled[1] | {"labels": {"points": [True]}}]
+    with pytest.raises(LabelError, match=r"l5.jsonl:1: `points` has 1 labels but 2 criteria"):
+        calibrate(str(rubric), str(write_jsonl(tmp_path / "l5.jsonl", short)), judge)
+
     wrong = [labelled[1] | {"labels": {"points": {"Mentions the moon.": True}}}]
     with pytest.raises(LabelError, match=r"l2.jsonl:1: `points` has no criterion 'Mentions the moon.'"):
         calibrate(str(rubric), str(write_jsonl(tmp_path / "l2.jsonl", wrong)), judge)
