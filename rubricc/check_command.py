@@ -25,6 +25,7 @@ class FileReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     tests: list[TestOutcome] = field(default_factory=list)
     judge_calls: dict[str, int] = field(default_factory=dict)  # rubric -> judge calls per response
+    per_criterion: dict[str, list[str]] = field(default_factory=dict)  # rubric -> its `judge each` items
     relative: dict[str, list[str]] = field(default_factory=dict)  # rubric -> its `judge relative` items
     sources: dict[str, Source] = field(default_factory=dict)
     probes: list[ProbeReport] = field(default_factory=list)
@@ -61,6 +62,7 @@ class Report:
              "tests": [{"rubric": t.rubric, "name": t.name, "passed": t.passed,
                         "message": t.message} for t in f.tests],
              "judge_calls_per_response": f.judge_calls,
+             "judge_each_items": {k: v for k, v in f.per_criterion.items() if v},
              "relative_items": {k: v for k, v in f.relative.items() if v},
              "probes": [p.to_json() for p in f.probes]}
             for f in self.files]}
@@ -87,6 +89,7 @@ def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
         report.judge_calls[checked.name] = len([i for i in judge_items(checked)
                                                 if i.kind in ("judge", "relative")])
         report.relative[checked.name] = [i.name for i in judge_items(checked) if i.kind == "relative"]
+        report.per_criterion[checked.name] = [i.name for i in judge_items(checked) if i.kind == "each"]
         if run and checked.tests:
             scorer = build(checked)
             scorer.pool = pool

@@ -179,7 +179,8 @@ def summary_table(report) -> Table:
         passed = sum(t.passed for t in f.tests)
         tests = f"{passed}/{len(f.tests)}" if f.tests else "-"
         style = "green" if f.ok else "red"
-        calls = ", ".join(str(v) for v in f.judge_calls.values()) or "-"
+        calls = ", ".join(f"{n} + 1/criterion" if f.per_criterion.get(name) else str(n)
+                          for name, n in f.judge_calls.items()) or "-"
         table.add_row(f.path, ", ".join(f.rubrics), str(f.errors), str(f.warnings), tests,
                       probe_summary(f.probes), calls, style=style)
     return table

@@ -151,12 +151,17 @@ def _is_message(m) -> bool:
 
 
 def _read_chat(row: DataRow, wanted: dict[str, t.Type]) -> DataRow:
+    """A chat-format `response` or `prompt` read as its text; a chat-format `prompt` (the
+    conversation so far, as HealthBench and chat datasets write it) is also the row's `messages`
+    when the row has none, so a judge template can show the whole conversation."""
     read = {name: chat_text(row.data[name], role) for name, role in CHAT_ROLES.items()
             if name in row.data and isinstance(row.data[name], (list, dict))
             and t.strip_none(wanted[name]) == t.TEXT}
     read = {name: text for name, text in read.items() if text is not None}
     if not read:
         return row
+    if "prompt" in read and "messages" not in row.data:
+        read["messages"] = row.data["prompt"] if isinstance(row.data["prompt"], list) else [row.data["prompt"]]
     return DataRow(row.line, row.data | read, row.raw, original=row.data)
 
 

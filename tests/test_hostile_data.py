@@ -109,6 +109,10 @@ def test_a_chat_prompt_is_read_as_its_last_user_message():
     chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+2?"}]
     row = validate(DataRow(1, {"prompt": chat, "response": "3"}, ""), {}, "d.jsonl")
     assert not row.problem and row.data["prompt"] == "1+2?" and row.written()["prompt"] == chat
+    assert row.data["messages"] == chat and "messages" not in row.written()  # the conversation
+    own = [{"role": "user", "content": "hi"}]
+    row = validate(DataRow(1, {"prompt": chat, "response": "3", "messages": own}, ""), {}, "d.jsonl")
+    assert row.data["messages"] == own  # a row's own `messages` is kept
 
 
 def test_a_list_or_an_object_is_not_text_number_or_bool():

@@ -13,7 +13,9 @@ import rubricc
 from rubricc.backends.cache import CachedJudge
 from rubricc.backends.spec import JudgeConfigError, find_config, load_judge
 from rubricc.cli import main
-from rubricc.judges import JudgeRequest
+from rubricc.data import read_jsonl, validate
+from rubricc.judges import JudgeRequest, PinnedJudge
+from tests.conftest import ROOT
 from trainer.tiny import build_tiny_lm
 
 RUBRIC = """
@@ -254,3 +256,31 @@ def test_score_writes_each_criterion_with_its_verdict(judge_model, tmp_path, mon
     verdicts = [c["verdict"] for c in written]
     assert all(0 <= v <= 1 for v in verdicts)
     assert line["items"]["criteria"] == pytest.approx((2 * verdicts[0] + verdicts[1]) / 3)
+
+
+def test_the_healthbench_pack_scores_its_sample_by_healthbenchs_formula(judge_model, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    pack = ROOT / "rubrics" / "healthbench" / "healthbench.rubric"
+    sample = ROOT / "examples" / "healthbench_sample.jsonl"
+    out = tmp_path / "scored.jsonl"
+    assert main(["score", str(pack), str(sample), "--name", "healthbench", "--out", str(out),
+                 "--judge", f"hf:{judge_model}"]) == 0
+    for line in (json.loads(x) for x in out.read_text().splitlines()):
+        verdicts = [c["verdict"] for c in line["criteria"]["criteria"]]
+        points = [r["points"] for r in line["rubrics"]]
+        earned = sum(p * v for p, v in zip(points, verdicts)) / sum(p for p in points if p > 0)
+        assert line["reward"] == pytest.approx(min(1.0, max(0.0, earned)))
+    # the judge sees the whole conversation (a chat-format `prompt` is the row's `messages`)
+    seen = []
+
+    class Recording(PinnedJudge):
+        def judge(self, requests):
+            seen.extend(r.render() for r in requests)
+            return super().judge(requests)
+
+    scorer = rubricc.compile(pack, rubric="healthbench")
+    rows = [validate(r, scorer.inputs_of(r.data), str(sample)).data for r in read_jsonl(sample)]
+    pins = {"criteria": {r["criterion"]: 1.0 for row in rows for r in row["rubrics"]}}
+    scorer.score_rows(rows, judge=Recording(pins))
+    assert any("assistant: How is your child acting" in p and "Recommends antibiotics." in p for p in seen)
