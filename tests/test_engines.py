@@ -24,7 +24,7 @@ def same(a, b) -> bool:
 
 
 VERDICTS = {"emergency": 0.9, "diagnosis": 0.2, "plain": 0.6, "criteria": 0.7, "accurate": 1.0,
-            "cites": 0.0, "hedges": 0.4, "answer_only": 0.5, "calm": 0.8}
+            "cites": 0.0, "hedges": 0.4, "answer_only": 0.5, "calm": 0.8, "logged": 0.3}
 
 
 class GroupJudge(PinnedJudge):

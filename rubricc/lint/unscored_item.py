@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rubricc import nodes as n
-from rubricc.checked_rubric import Checked
+from rubricc.checked_rubric import Checked, fold_number
 from rubricc.diagnostics import Diagnostic, warning
 from rubricc.lint import itemsets
 from rubricc.lint.deps import deps
@@ -41,9 +41,13 @@ def check(checked: Checked) -> Iterable[Diagnostic]:
     for info in checked.items:
         if info.kind == "gate" or info.name in used or itemsets.is_log_only(info):
             continue
+        per_criterion = info.kind == "each" and info.weight_expr is not None \
+            and fold_number(info.weight_expr) is None
         yield warning(CODE, f"the score never reads `{info.name}`", info.node.span,
                       "not in the score",
-                      "make it log-only with `weight 0`, or use it in `score = ...`")
+                      "use it in `score = ...` (its weights come from the data, so it cannot be "
+                      "log-only as well)" if per_criterion
+                      else "make it log-only with `weight 0`, or use it in `score = ...`")
 
 
 def items_feeding_score(checked: Checked) -> set[str]:

@@ -8,6 +8,8 @@ number. Entries that are not applicable are left out; a failed entry fails the a
 (1.0, 0.75)
 >>> aggregate("at_least", [Entry(1.0), Entry(0.2), Entry(0.9)], k=2)
 1.0
+>>> criteria_value([Entry(1.0, 3), Entry(0.0, 1)]), criteria_value([Entry(1.0, 0), Entry(0.0, 0)])
+(0.75, 0.5)
 """
 
 from __future__ import annotations
@@ -72,5 +74,7 @@ def criteria_value(entries: list[Entry]) -> float | Failed | None:
     """The column value of a `judge each` item: its criteria's weighted mean, within [0, 1]."""
     if all(e.value is None for e in entries):
         return None
+    if all(e.weight == 0 for e in entries):  # a log-only item (`weight 0`): its criteria alike
+        entries = [Entry(e.value) for e in entries]
     value = aggregate("weighted_mean", entries)
     return value if isinstance(value, Failed) else min(1.0, max(0.0, value))
