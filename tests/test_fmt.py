@@ -6,7 +6,6 @@ layout). New formatting behaviour means a new pair.
 
 from __future__ import annotations
 
-import doctest
 import re
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rubricc import fmt
 from rubricc import nodes as n
 from rubricc.fmt import BINARY_PREC, Formatter, format_text, number_text, string_text
 from rubricc.parser import parse_text
@@ -45,10 +43,6 @@ def test_case(name: str) -> None:
 def test_every_case_has_an_expected_output() -> None:
     outs = sorted(p.name.removesuffix(".out.rubric") for p in CASES.glob("*.out.rubric"))
     assert outs == NAMES and len(NAMES) >= 12
-
-
-def test_the_docstring_example_holds() -> None:
-    assert doctest.testmod(fmt).failed == 0
 
 
 def test_text_that_does_not_parse_is_a_value_error() -> None:

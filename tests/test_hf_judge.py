@@ -9,7 +9,6 @@ another would move them far beyond the tolerance (`test_the_oracle_sees_a_wrong_
 
 from __future__ import annotations
 
-import doctest
 from dataclasses import replace
 
 import pytest
@@ -92,10 +91,6 @@ def test_the_prompt_is_a_user_turn_when_the_tokenizer_has_a_chat_template(models
     text = judge.tokenizer.decode(judge.tokenize([request])[0])
     turn = f"<|user|>{request.render()}\n<|assistant|>"
     assert text == (turn if chat_template else request.render())
-
-
-def test_the_packing_example() -> None:
-    assert doctest.testmod(packing).failed == 0
 
 
 def test_the_mask_is_additive_in_the_model_dtype() -> None:

@@ -24,7 +24,7 @@ import time
 import pytest
 
 import rubricc
-from rubricc.backends import openai_compat, verdicts
+from rubricc.backends import verdicts
 from rubricc.backends.openai_compat import OpenAIJudge
 from rubricc.judges import JudgeRequest, fence_id
 from rubricc.values import ERROR, TIMEOUT, Failed
@@ -53,9 +53,8 @@ def key_of(request: JudgeRequest) -> str:
     return prompt_key([{"role": "user", "content": request.render()}])
 
 
-@pytest.mark.parametrize("module", [judge_server, openai_compat], ids=lambda m: m.__name__)
-def test_doctests(module) -> None:
-    assert doctest.testmod(module).failed == 0
+def test_the_judge_servers_examples_hold() -> None:
+    assert doctest.testmod(judge_server).failed == 0
 
 
 # ---- verdicts --------------------------------------------------------------------------------------
