@@ -1,7 +1,7 @@
 """Open-ended GRPO in one command: a tiny model is trained against a judge, a tiny model too,
 and a ground truth the reward never sees tells whether it learned the property or the judge.
 
-    python examples/openended/demo.py                # minutes on 2 CPU cores (README: Judged)
+    python examples/openended/demo.py                # 3.5 minutes on 2 CPU cores (README: Train against a judge)
     python examples/openended/demo.py --build-only   # then, from the repository root:
     rubricc train examples/openended/grpo.toml --judge-config examples/openended/judge.toml
 
@@ -9,7 +9,7 @@ and a ground truth the reward never sees tells whether it learned the property o
 2. judge      a tiny LM taught to answer the rubric's judge prompt yes/no  (judge_model.py)
 3. calibrate  `rubricc calibrate`'s figures on 400 held-out labelled texts
 4. probes     `rubricc check`'s reward-hack probes on colour.rubric, with the trained judge
-5. policy     a tiny byte-level LM, warmed up on sentences that mention a colour 28% of the time
+5. policy     a tiny byte-level LM, warmed up on sentences that mention a colour 21% of the time
 6. GRPO       `rubricc.trainer.grpo.train` with grpo.toml and the judge (a checkpoint every 10 steps)
 7. audit      128 samples at every checkpoint: the judge's reward and the ground-truth rate
               (`colours.mentions_colour`), plotted together in OUT/demo.png; the judge is
@@ -48,7 +48,7 @@ JUDGE_ROWS, CALIBRATION_ROWS, JUDGE_STEPS = 4000, 400, 500
 POLICY = {"arch": "qwen2", "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2,
           "max_positions": 128}
 WARMUP = {"max_steps": 400, "batch_size": 64, "learning_rate": 3e-3}
-COLOUR = 0.15  # per adjective slot of a warm-up sentence: 28% of them mention a colour
+COLOUR = 0.15  # per adjective slot (the second is there half the time): 21% of sentences mention one
 AUDIT_SAMPLES = 8  # per prompt (16 prompts) at every checkpoint
 
 
