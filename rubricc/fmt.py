@@ -73,8 +73,11 @@ def number_text(value: float) -> str:
 
 
 def string_text(value: str) -> str:
-    """A literal that `parser.unquote` reads back as `value`."""
-    return _long_string(value) if "\n" in value else '"' + _escape(value) + '"'
+    """A literal that `parser.unquote` reads back as `value`: a long (triple-quoted) string for a
+    text with a newline, or with a quote where that needs no escape (JSON reads as written)."""
+    if "\n" in value or ('"' in value and _spells_long(value)):
+        return _long_string(value)
+    return '"' + _escape(value) + '"'
 
 
 def _escape(value: str) -> str:
@@ -86,8 +89,12 @@ def _escape(value: str) -> str:
     return "".join(out)
 
 
+def _spells_long(value: str) -> bool:
+    return '"""' not in value and not value.endswith('"')
+
+
 def _long_string(value: str) -> str:
-    if '"""' in value or value.endswith('"'):
+    if not _spells_long(value):
         raise ValueError(f"no literal spells {value!r}: it has a newline and a closing quote")
     return '"""' + value + '"""'
 

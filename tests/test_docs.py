@@ -34,3 +34,11 @@ def test_judges_page_example_compiles(tmp_path, index):
     path.write_text(JUDGE_BLOCKS[index])
     report = check_file(path, run=False)
     assert report.errors == 0, [d.message for d in report.diagnostics]
+
+
+def test_every_built_in_is_listed_in_the_language_reference():
+    from rubricc.builtins import REGISTRY
+
+    listed = (ROOT / "docs" / "language.md").read_text().split("## Built-in functions", 1)[1]
+    missing = sorted(name for name in REGISTRY if f"`{name}" not in listed)
+    assert missing == [], "add them to the Built-in functions section of docs/language.md"

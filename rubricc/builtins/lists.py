@@ -1,10 +1,10 @@
 """Reductions of lists, for the lists a `[... for x in xs if ...]` builds.
 
->>> any_of([False, True]), all_of([]), sum_of([1, 2.5])
-(True, True, 3.5)
+>>> any_of([False, True]), all_of([]), sum_of([1, 2.5]), max_of([1, 3]), min_of([1, 3])
+(True, True, 3.5, 3.0, 1.0)
 
-`any`, `all` and `sum` are the aggregators of items in `score = ...` (`any(checks)`); these take
-a list, anywhere. Counting is `len([x for x in xs if ...])`.
+`any`, `all`, `sum`, `max` and `min` are the aggregators of items in `score = ...`
+(`any(checks)`); these take a list, anywhere. Counting is `len([x for x in xs if ...])`.
 """
 
 from __future__ import annotations
@@ -28,3 +28,19 @@ def all_of(xs: list[bool]) -> bool:
 def sum_of(xs: list[float]) -> float:
     """The sum of the numbers (0 for an empty list)."""
     return float(sum(xs))
+
+
+@builtin()
+def max_of(xs: list[float]) -> float:
+    """The largest number (an error for an empty list: there is none)."""
+    if not xs:
+        raise ValueError("max_of an empty list")
+    return float(max(xs))
+
+
+@builtin()
+def min_of(xs: list[float]) -> float:
+    """The smallest number (an error for an empty list: there is none)."""
+    if not xs:
+        raise ValueError("min_of an empty list")
+    return float(min(xs))
