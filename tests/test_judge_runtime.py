@@ -284,3 +284,15 @@ def test_the_healthbench_pack_scores_its_sample_by_healthbenchs_formula(judge_mo
     pins = {"criteria": {r["criterion"]: 1.0 for row in rows for r in row["rubrics"]}}
     scorer.score_rows(rows, judge=Recording(pins))
     assert any("assistant: How is your child acting" in p and "Recommends antibiotics." in p for p in seen)
+
+
+def test_a_model_retrained_in_its_folder_is_a_new_judge_for_the_cache(tmp_path):
+    from rubricc.backends.spec import judge_id
+
+    folder = Path(build_tiny_lm(tmp_path / "judge", arch="qwen2", hidden=32, seed=1))
+    before = judge_id(f"hf:{folder}", str(folder))
+    assert judge_id(f"hf:{folder}", str(folder)) == before  # the same files: the same judge
+    build_tiny_lm(folder, arch="qwen2", hidden=32, seed=2)  # retrained in place
+    assert judge_id(f"hf:{folder}", str(folder)) != before
+    assert judge_id("hf:Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct") == \
+        "hf:Qwen/Qwen2.5-0.5B-Instruct"

@@ -34,6 +34,7 @@ ValueError: judge spec 'gpt-4o': expected hf:PATH_OR_NAME, openai:MODEL@BASE_URL
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -164,4 +165,16 @@ def load_judge(config: JudgeConfig) -> Judge:
     from rubricc.backends.cache import DEFAULT_PATH, CachedJudge
 
     path = DEFAULT_PATH if config.cache is True else Path(config.cache).expanduser()
-    return CachedJudge(judge, config.spec, path)
+    return CachedJudge(judge, judge_id(config.spec, model if kind != "openai" else None), path)
+
+
+def judge_id(spec: str, model: str | None) -> str:
+    """What the verdict cache keys a judge by: its spec, and for a model in a local folder the
+    names, sizes and times of its files, so a model retrained in place is a new judge (its old
+    verdicts are not served for it). A model named on the hub is its spec alone."""
+    folder = Path(model).expanduser() if model else None
+    if folder is None or not folder.is_dir():
+        return spec
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    stamp = "".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns};" for p in files)
+    return f"{spec}#{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
