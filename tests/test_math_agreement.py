@@ -1,7 +1,7 @@
 """`rubrics/math/answer.rubric` against math-verify's own test cases (tests/data/math).
 
 Each row is a (gold, pred, expected) case from Hugging Face Math-Verify's test suite. The settings
-each upstream test used are ignored: rubricc scores with its defaults. docs/packs/math.md lists
+each upstream test used are ignored: rubricc scores with its defaults. rubrics/math/README.md lists
 the rows that still disagree, and why.
 """
 

@@ -1,5 +1,5 @@
-"""The wheel carries every module, the grammar and every shipped rubric, so an installed rubricc
-works anywhere."""
+"""The wheel carries every module, the grammar and every shipped pack (its rubrics, manifest and
+card), so an installed rubricc works anywhere."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import zipfile
 from tests.conftest import ROOT, SHIPPED
 
 
-def test_wheel_contains_every_module_the_grammar_and_rubrics(tmp_path):
+def test_wheel_contains_every_module_the_grammar_and_packs(tmp_path):
     # from a copy without build/: setuptools reuses a stale build/lib, which hid a missing package
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
@@ -21,7 +21,10 @@ def test_wheel_contains_every_module_the_grammar_and_rubrics(tmp_path):
     [wheel] = tmp_path.glob("rubricc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "rubricc/grammar/rubric.lark" in names
-    for path in SHIPPED:
+    manifests = sorted((ROOT / "rubrics").glob("*/rubric-pack.toml"))
+    cards = sorted((ROOT / "rubrics").glob("*/README.md"))
+    assert manifests and cards
+    for path in SHIPPED + manifests + cards:  # the packs, as `import "NAME/FILE"` finds them
         assert f"rubricc/rubrics/{path.relative_to(ROOT / 'rubrics').as_posix()}" in names
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "rubricc").rglob("*.py")}
     modules |= {f"rubricc/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "trainer").glob("*.py")}

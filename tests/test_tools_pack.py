@@ -22,7 +22,7 @@ PACK = ROOT / "rubrics" / "tools" / "call.rubric"
 EXAMPLE = ROOT / "examples" / "function_calling.rubric"
 ROWS = [json.loads(line) for line in (ROOT / "examples" / "tool_completions.jsonl").read_text().splitlines()]
 
-# the pack's reward for each row of the example file, in order (docs/packs/tools.md explains them)
+# the pack's reward for each row of the example file, in order (rubrics/tools/README.md explains them)
 PACK_REWARDS = [1, 1, 0.3125, 0.375, 0, 0.5, 0, 0, 1, 0.5625, 1, 1, 0.4375, 0.4375]
 EXAMPLE_REWARDS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0]
 
