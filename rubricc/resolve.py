@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rubricc import nodes as n
 from rubricc.diagnostics import Diagnostic, did_you_mean, error, warning
+from rubricc.packs import (
+    LOCK,
+    Pack,
+    PackError,
+    PackIndex,
+    lock_problem,
+    read_lock,
+    version_problems,
+)
 from rubricc.parser import deep_walks, parse_source
 from rubricc.resources import data_dir
 from rubricc.source import Source
@@ -41,6 +51,7 @@ class Namespace:
     templates: dict[str, n.Template] = field(default_factory=dict)
     rubrics: dict[str, n.Rubric] = field(default_factory=dict)
     imports: dict[str, Namespace] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)  # aliases whose import was reported as failing
     registry: dict[str, Namespace] = field(default_factory=dict, repr=False)
     """Every file of the program by name (one dict, shared): where `@FILE` callees point."""
 
@@ -91,6 +102,14 @@ class Program:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     roots: tuple[Path, ...] = ()  # the folders imports may read: the project's and the packs'
     real_paths: dict[str, Path] = field(default_factory=dict)  # source name -> file, symlinks out
+    packs: dict[str, Pack] = field(default_factory=dict)  # the packs imported by name
+    indexes: dict[Path, PackIndex] = field(default_factory=dict, repr=False)  # by importing folder
+    lock: dict[str, dict] | None | bool = False  # the project's rubricc.lock; False: not read yet
+
+    def pack_index(self, folder: Path) -> PackIndex:
+        if folder not in self.indexes:
+            self.indexes[folder] = PackIndex(folder, self.roots[0])
+        return self.indexes[folder]
 
     @property
     def ok(self) -> bool:
@@ -200,17 +219,30 @@ def _declare_top(program: Program, ns: Namespace, decl, stack: tuple[str, ...]) 
         imported = _import(program, decl, stack)
         if imported is not None:
             ns.imports[decl.alias] = imported
+        else:
+            ns.failed.add(decl.alias)
     else:
         table[type(decl)][key] = decl
 
 
 def _import(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Namespace | None:
+    if PACK_IMPORT.fullmatch(decl.path):
+        return _import_pack(program, decl, stack)
     target = os.path.normpath(Path(stack[-1]).parent / decl.path)
+    return _import_file(program, decl, stack, target)
+
+
+PACK_IMPORT = re.compile(r"[a-z][a-z0-9_]*(/[A-Za-z0-9_]+)?")
+"""`"math/answer"` (or a bare `"math"`, which N013 explains): a pack's rubric, not a file path."""
+
+
+def _import_file(program: Program, decl: n.Import, stack: tuple[str, ...],
+                 target: str) -> Namespace | None:
     try:
         real = Path(target).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL in the path, a symlink loop
         return _cannot_import(program, decl, type(exc).__name__, f"no readable file at {target}")
-    refused = _refusal(program, decl.path, real, len(stack))
+    refused = _refusal(program, target, real, len(stack))
     if refused:
         return _cannot_import(program, decl, *refused)
     if real in (program.real_paths.get(name) for name in stack):
@@ -246,6 +278,56 @@ def _refusal(program: Program, written: str, real: Path, depth: int) -> tuple[st
 
 def _cannot_import(program: Program, decl: n.Import, label: str, help: str) -> None:
     program.diagnostics.append(error("N003", f"cannot import `{decl.path}`", decl.span, label, help))
+
+
+def _import_pack(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Namespace | None:
+    """`import "PACK/RUBRIC" as NAME`: the exported rubric file of the pack found by name
+    (`packs.PackIndex`), its version ranges met and, under a lock, its files as locked."""
+    name, _, file = decl.path.partition("/")
+    if not file or "/" in file or not name:
+        program.diagnostics.append(error(
+            "N013", f"`import \"{decl.path}\"`: a pack import names a pack and one of its rubrics",
+            decl.span, "not PACK/RUBRIC", 'e.g. `import "math/answer" as m`; a file is imported '
+            'by its path, ending in .rubric'))
+        return None
+    index = program.pack_index(Path(stack[-1]).parent.resolve())
+    found = index.find(name)
+    if found.pack is None:
+        program.diagnostics.append(error("N013", f"`import \"{decl.path}\"`: {found.problem}",
+                                         decl.span, "no such pack", found.help))
+        return None
+    pack = found.pack
+    for problem in version_problems(pack, index):
+        program.diagnostics.append(error("N014", problem, decl.span, "version conflict",
+                                         "install a version in the range, or widen the range"))
+    if program.lock is False:
+        program.lock = _read_lock(program, decl)
+    if program.lock is not None:
+        problem = lock_problem(pack, program.lock)
+        if problem:
+            program.diagnostics.append(error(
+                "N015", problem, decl.span, "not the locked pack",
+                f"restore the locked pack, or run `rubricc lock` to record this one ({LOCK})"))
+            return None
+    path = pack.rubric_path(file)
+    if path is None:
+        program.diagnostics.append(error(
+            "N013", f"`import \"{decl.path}\"`: pack `{name}` {pack.version} has no rubric "
+            f"`{file}`", decl.span, "not exported", did_you_mean(file, pack.manifest.rubrics)
+            or f"its rubrics: {', '.join(pack.manifest.rubrics)}"))
+        return None
+    program.packs[pack.name] = pack
+    program.roots = (*program.roots, pack.root.resolve())
+    return _import_file(program, decl, stack, str(path))
+
+
+def _read_lock(program: Program, decl: n.Import) -> dict[str, dict] | None:
+    try:
+        return read_lock(program.roots[0])
+    except PackError as exc:
+        program.diagnostics.append(error("N015", exc.message, decl.span, "unreadable lock",
+                                         f"{exc.path}"))
+        return None
 
 
 def build_scope(program: Program, rubric: n.Rubric, ns: Namespace,
@@ -298,6 +380,8 @@ def _expanded(program: Program, rubric: n.Rubric, ns: Namespace,
             continue
         found = _find_rubric(ns, member.target)
         written = ".".join(member.target)
+        if found is None and member.target[0] in ns.failed:
+            continue  # its import is already reported
         if found is None:
             known = list(ns.rubrics) + [f"{a}.{r}" for a, i in ns.imports.items() for r in i.rubrics]
             program.diagnostics.append(error(

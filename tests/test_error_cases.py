@@ -5,6 +5,9 @@ exact multiset of codes `pipeline.front` reports for the file. Its rendered diag
 `rubricc check` prints them, are kept in tests/snapshots/errors/NAME.txt (rewrite them with
 `pytest --update-snapshots`).
 
+tests/cases/errors/projects/NAME/main.rubric are the same, in a project of their own (its
+`rubricc.toml` makes the folder the project root): packs beside the rubric, a `rubricc.lock`.
+
 tests/cases/errors/failing-tests/*.rubric compile, and their `test` blocks fail: the header is
 the multiset of codes in the failures that `rubricc check` reports (X001, X002, a template that
 fails on a test's row, S007).
@@ -30,6 +33,7 @@ from tests.conftest import ROOT
 
 CASES_DIR = ROOT / "tests" / "cases"
 ERRORS = sorted((CASES_DIR / "errors").glob("*.rubric"))
+ERRORS += sorted((CASES_DIR / "errors" / "projects").glob("*/main.rubric"))
 FAILING_TESTS = sorted((CASES_DIR / "errors" / "failing-tests").glob("*.rubric"))
 SNAPSHOTS = ROOT / "tests" / "snapshots" / "errors"
 CODE = re.compile(r"\b[PNTSLXDH]\d{3}\b")
@@ -47,6 +51,11 @@ NO_FILE_CASE = {
 }
 
 
+def case_name(path: Path) -> str:
+    """`t001-gate-not-bool`, or `projects/two-packs` for a project case."""
+    return f"projects/{path.parent.name}" if path.name == "main.rubric" else path.stem
+
+
 def expected_codes(path: Path) -> Counter[str]:
     first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8")
     match = re.fullmatch(r"#\s*expect:(.*)", first)
@@ -59,12 +68,12 @@ def portable(text: str) -> str:
     return text.replace(f"{ROOT}/", "").replace(str(ROOT), "<repo>")
 
 
-@pytest.mark.parametrize("path", ERRORS, ids=[p.stem for p in ERRORS])
+@pytest.mark.parametrize("path", ERRORS, ids=[case_name(p) for p in ERRORS])
 def test_error_case(path: Path, snapshot) -> None:
     result = front(path)
     rendered = portable(render_all(result.diagnostics, result.program.sources))
     assert Counter(d.code for d in result.diagnostics) == expected_codes(path), rendered
-    snapshot(SNAPSHOTS / f"{path.stem}.txt", rendered)
+    snapshot(SNAPSHOTS / f"{case_name(path)}.txt", rendered)
 
 
 def test_error_cases_are_errors() -> None:
@@ -86,7 +95,7 @@ def test_failing_test_case(path: Path, snapshot) -> None:
 
 
 def test_no_stale_snapshots() -> None:
-    cases = {p.stem for p in ERRORS} | {f"failing-tests/{p.stem}" for p in FAILING_TESTS}
+    cases = {case_name(p) for p in ERRORS} | {f"failing-tests/{p.stem}" for p in FAILING_TESTS}
     kept = {str(p.relative_to(SNAPSHOTS).with_suffix("")) for p in SNAPSHOTS.rglob("*.txt")}
     assert kept <= cases, f"snapshots without a case (delete them): {sorted(kept - cases)}"
 
