@@ -203,15 +203,31 @@ class ScoredOutput:
     output of the input row at its position, with the rubric's `items`, and scoring continues
     after them."""
 
-    def __init__(self, out: Path, rows: list[DataRow], items: list[str], resume: bool):
+    def __init__(self, out: Path, rows: list[DataRow], items: list[str], resume: bool,
+                 provenance: dict | None = None):
         self.out, self.partial = out, out.with_name(out.name + ".partial")
+        self.meta = out.with_name(out.name + ".rubric.json")
+        self.provenance = provenance
         self.done = []
         if resume and self.partial.exists():
+            self._same_rubric()
             self.done = read_partial(self.partial, rows, set(items))
         self.file = None
 
+    def _same_rubric(self) -> None:
+        """A resumed run continues rows scored by the same rubric, not one changed since."""
+        if self.provenance is None or not self.meta.is_file():
+            return
+        before = json.loads(self.meta.read_text(encoding="utf-8")).get("sha256")
+        if before != self.provenance.get("sha256"):
+            raise ValueError(f"{self.partial} was scored by a rubric with sha256 {before}, and the "
+                             f"rubric is now {self.provenance.get('sha256')}: its rows would mix two "
+                             "rewards; score again without --resume")
+
     def __enter__(self) -> ScoredOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
+        if self.provenance is not None:  # OUT.rubric.json: what the rewards were computed with
+            self.meta.write_text(json.dumps(self.provenance, indent=2) + "\n", encoding="utf-8")
         self.file = open(self.partial, "a" if self.done else "w", encoding="utf-8")
         return self
 

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rubricc import nodes as n
 from rubricc.checked_rubric import Checked
 from rubricc.codegen import generate
 from rubricc.diagnostics import CompileError, Diagnostic, sort_key
@@ -89,4 +91,17 @@ def compile(path_or_text: str | Path, rubric: str | None = None, name: str | Non
         raise ValueError(f"no rubric named {rubric!r} (the file defines: {', '.join(names) or 'none'})")
     scorer = build(chosen[0])
     scorer.sources = result.program.sources
+    scorer.provenance = provenance(result.program, chosen[0])
     return scorer
+
+
+def provenance(program: Program, checked: Checked) -> dict:
+    """What a reward was computed with: the rubric's name, its declared `version`, the SHA-256 of
+    every source file it was compiled from (its own, its imports', its packs'; by content, so the
+    same rubric anywhere has the same hash) and the version of each pack it imported by name."""
+    version = next((m.value for m in checked.rubric.of_type(n.Meta) if m.key == "version"), None)
+    files = sorted(hashlib.sha256(s.text.encode("utf-8", "surrogatepass")).hexdigest()
+                   for s in program.sources.values())
+    return {"rubric": checked.name, "version": version,
+            "sha256": hashlib.sha256("".join(files).encode()).hexdigest(),
+            "packs": {p.name: p.version for p in sorted(program.packs.values(), key=lambda p: p.name)}}

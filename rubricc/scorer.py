@@ -43,6 +43,7 @@ class Scorer:
         self.function = function
         self.generated = generated
         self.routes = routes or {}
+        self.provenance: dict = {"rubric": checked.name}  # `pipeline.compile` fills it in
         self.pool: WorkerPool | None = None
         self.judge: Judge | None = None
         self.deadline = DEFAULT_DEADLINE

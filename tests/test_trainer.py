@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from rubricc.trainer.checkpoint import rng_state, set_rng_state
 from rubricc.trainer.config import LoraConfig, TrainConfig, markdown_table
 from rubricc.trainer.data import load_prompts, take
-from rubricc.trainer.grpo import HackableReward, train
+from rubricc.trainer.grpo import HackableReward, record_rubric, train
 from rubricc.trainer.loss import policy_loss
 from rubricc.trainer.metrics import moving_average
 from rubricc.trainer.rewards import group_advantages, keep_mask
@@ -397,9 +397,21 @@ def test_resume_continues_exactly(task, tmp_path):
     assert a["scheduler"] == b["scheduler"]
     assert torch.equal(a["rng"][0]["torch"], b["rng"][0]["torch"])
     assert a["rng"][0]["python"] == b["rng"][0]["python"]
+    record = json.loads((tmp_path / "b" / "rubric.json").read_text())
+    assert record == rubricc.compile(task / "toy.rubric").provenance  # what the reward came from
     drop = ("time/", "lr")  # timings differ; everything else must not
     assert ([{k: v for k, v in r.items() if not k.startswith(drop)} for r in straight.history]
             == [{k: v for k, v in r.items() if not k.startswith(drop)} for r in resumed.history])
+
+
+def test_a_run_records_its_rubric_and_will_not_resume_against_a_changed_one(tmp_path):
+    first = {"rubric": "toy", "version": "1.0", "sha256": "aa", "packs": {}}
+    record_rubric(str(tmp_path), first, resuming=False, main=True)
+    record_rubric(str(tmp_path), first, resuming=True, main=True)  # the same rubric: fine
+    changed = first | {"sha256": "bb"}
+    with pytest.raises(ValueError, match="sha256 aa; the rubric is now sha256 bb: resuming would"):
+        record_rubric(str(tmp_path), changed, resuming=True, main=True)
+    record_rubric(str(tmp_path), changed, resuming=False, main=True)  # a fresh run may change it
 
 
 def weights(folder) -> dict[str, bytes]:

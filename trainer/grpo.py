@@ -18,6 +18,7 @@ Each step, on each process (torchrun gives each an equal share of the step's pro
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from contextlib import nullcontext
@@ -58,6 +59,25 @@ class TrainResult:
     model: torch.nn.Module  # the trained policy, to evaluate in the same process
 
 
+RUBRIC_RECORD = "rubric.json"
+
+
+def record_rubric(output_dir: str, provenance: dict, resuming: bool, main: bool) -> None:
+    """OUTPUT_DIR/rubric.json: the rubric's name, version, content hash and packs, so a reward
+    can be traced; a resumed run must train against the same rubric, not one changed since."""
+    path = Path(output_dir) / RUBRIC_RECORD
+    if resuming and path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        if before.get("sha256") != provenance.get("sha256"):
+            raise ValueError(f"{output_dir} was trained against {before.get('rubric')} with sha256 "
+                             f"{before.get('sha256')}; the rubric is now sha256 "
+                             f"{provenance.get('sha256')}: resuming would change the reward "
+                             "mid-run (restore the rubric, or train into a new output_dir)")
+    if main:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+
+
 def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
     """Run GRPO as `config` says; `resume` continues from the newest checkpoint in output_dir.
 
@@ -74,6 +94,7 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
         guard_against_hacks(config, scorer, rows, judge, procs.main)
         share = process_share(config, procs.world)  # prompts per process per step
         resumed = checkpoint.latest(config.output_dir) if resume else None
+        record_rubric(config.output_dir, scorer.provenance, resumed is not None, procs.main)
         disable_progress_bar()  # bars for every checkpoint shard would drown the step lines
         tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(config.model))
         templated = config.chat_template and bool(tokenizer.chat_template)
