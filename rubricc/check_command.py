@@ -7,12 +7,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rubricc.checked_rubric import judge_items
-from rubricc.diagnostics import Diagnostic, sort_key
+from rubricc.diagnostics import Diagnostic, error, sort_key
 from rubricc.isolation.pool import WorkerPool
+from rubricc.packs import (
+    MANIFEST,
+    Pack,
+    PackError,
+    PackIndex,
+    line_of,
+    read_manifest,
+    version_problems,
+)
 from rubricc.pipeline import build, front
 from rubricc.probes import ProbeReport, run_probes
 from rubricc.probes.findings import diagnostics as hack_diagnostics
 from rubricc.probes.runner import rows_from_tests
+from rubricc.resolve import project_root
 from rubricc.rubric_tests import TestOutcome, run_tests
 from rubricc.scorer import POOL_WARM_UP
 from rubricc.source import Source
@@ -107,7 +117,48 @@ def check_file(path: Path, run: bool = True, pool: WorkerPool | None = None,
 
 
 def check(paths: list[str | Path], run: bool = True, judge=None, probes: bool = True) -> Report:
-    """Check every `.rubric` file under `paths`; `run=False` skips the tests inside them (and the
-    probes, which run on the tests' rows); `probes=False` skips the probes only."""
+    """Check every pack manifest and every `.rubric` file under `paths`; `run=False` skips the
+    tests inside them (and the probes, which run on the tests' rows); `probes=False` skips the
+    probes only."""
     with WorkerPool(warm_up=POOL_WARM_UP) as pool:
-        return Report([check_file(p, run, pool, judge, probes) for p in find_rubrics(paths)])
+        manifests = [check_manifest(folder) for folder in find_packs(paths)]
+        return Report(manifests + [check_file(p, run, pool, judge, probes) for p in find_rubrics(paths)])
+
+
+def find_packs(paths: list[str | Path]) -> list[Path]:
+    """The pack folders (those holding a manifest) at or under `paths`."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(m.parent for m in p.rglob(MANIFEST))
+    return list(dict.fromkeys(found))
+
+
+def check_manifest(folder: Path) -> FileReport:
+    """N016 for a manifest that cannot be read, at its line; N014 for a version requirement
+    that the packs visible from the pack's folder do not meet, at the requirement's line."""
+    path = folder / MANIFEST
+    source = Source(str(path), path.read_text(encoding="utf-8", errors="replace"))
+    report = FileReport(str(path), sources={source.name: source})
+    try:
+        manifest = read_manifest(folder)
+    except PackError as exc:
+        report.diagnostics.append(error("N016", f"pack manifest: {exc.message}",
+                                        _line_span(source, exc.line), "here",
+                                        "the fields are described in docs/packs.md"))
+        return report
+    pack = Pack(manifest, folder, "checked")
+    index = PackIndex(folder.parent, project_root(folder))
+    for key, problem in version_problems(pack, index):
+        report.diagnostics.append(error("N014", problem, _line_span(source, line_of(source.text, key)),
+                                        "not met", "install a version in the range, or widen it"))
+    return report
+
+
+def _line_span(source: Source, line: int):
+    """The whole of line `line` (from 1) of `source`, or its start when the line is unknown."""
+    lines = source.text.split("\n")
+    if not 1 <= line <= len(lines):
+        return source.span(0, 0)
+    start = sum(len(x) + 1 for x in lines[:line - 1])
+    return source.span(start, start + max(1, len(lines[line - 1])))

@@ -40,6 +40,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rubricc.diagnostics import did_you_mean
+
 MANIFEST = "rubric-pack.toml"
 ENTRY_POINTS = "rubricc.packs"
 LOCK = "rubricc.lock"
@@ -168,19 +170,24 @@ def read_manifest(folder: Path) -> Manifest:
         error = exc.errors()[0]
         key = str(error["loc"][0]) if error["loc"] else "pack"
         key = {"requires_rubricc": "requires-rubricc"}.get(key, key)
-        line = _line_of(text, key)
-        raise PackError(path, f"`{key}`: {error['msg'].removeprefix('Value error, ')}", line,
-                        1 if line else 0) from None
+        line = line_of(text, key)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            fields = [f.alias or name for name, f in Manifest.model_fields.items()]
+            message = "not a manifest field" + (f" ({hint})" if (hint := did_you_mean(key, fields))
+                                                 else f": the fields are {', '.join(fields)}")
+        raise PackError(path, f"`{key}`: {message}", line, 1 if line else 0) from None
     for file in manifest.rubrics:
         if not (folder / f"{file}.rubric").is_file():
             raise PackError(path, f"`rubrics` lists {file!r}, but {file}.rubric is not in the pack",
-                            _line_of(text, "rubrics"), 1)
+                            line_of(text, "rubrics"), 1)
     return manifest
 
 
-def _line_of(text: str, key: str) -> int:
+def line_of(text: str, key: str) -> int:
     """The line where `key = ...` is set, else the `[dependencies]` or `[pack]` header."""
-    for pattern in (rf"^\s*{re.escape(key)}\s*=", rf"^\s*\[{re.escape(key)}\]", r"^\s*\[pack\]"):
+    for pattern in (rf"^[ \t]*{re.escape(key)}[ \t]*=", rf"^[ \t]*\[{re.escape(key)}\]",
+                    r"^[ \t]*\[pack\]"):
         found = re.search(pattern, text, re.M)
         if found:
             return text.count("\n", 0, found.start()) + 1
@@ -305,23 +312,23 @@ def rubricc_version() -> Version:
     return Version(importlib.metadata.version("rubricc"))
 
 
-def version_problems(pack: Pack, index: PackIndex) -> list[str]:
-    """Why `pack` cannot be used here: rubricc's version outside its `requires-rubricc`, or a
-    dependency missing or outside its range (naming both sides)."""
+def version_problems(pack: Pack, index: PackIndex) -> list[tuple[str, str]]:
+    """Why `pack` cannot be used here, as (the manifest key at fault, message): rubricc's version
+    outside its `requires-rubricc`, or a dependency missing or outside its range (both named)."""
     problems = []
     wanted = pack.manifest.requires_rubricc
     if wanted and rubricc_version() not in SpecifierSet(wanted):
-        problems.append(f"pack `{pack.name}` {pack.version} requires rubricc {wanted}, and this is "
-                        f"rubricc {rubricc_version()}")
+        problems.append(("requires-rubricc", f"pack `{pack.name}` {pack.version} requires rubricc "
+                         f"{wanted}, and this is rubricc {rubricc_version()}"))
     for name, spec in pack.manifest.dependencies.items():
         found = index.find(name)
         if found.pack is None:
-            problems.append(f"pack `{pack.name}` {pack.version} requires `{name}` {spec}: "
-                            f"{found.problem}")
+            problems.append((name, f"pack `{pack.name}` {pack.version} requires `{name}` {spec}: "
+                                   f"{found.problem}"))
         elif Version(found.pack.version) not in SpecifierSet(spec):
-            problems.append(f"pack `{pack.name}` {pack.version} requires `{name}` {spec}, but "
-                            f"`{name}` {found.pack.version} is found ({found.pack.origin}, "
-                            f"{found.pack.root})")
+            problems.append((name, f"pack `{pack.name}` {pack.version} requires `{name}` {spec}, "
+                                   f"but `{name}` {found.pack.version} is found "
+                                   f"({found.pack.origin}, {found.pack.root})"))
     return problems
 
 

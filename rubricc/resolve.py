@@ -297,7 +297,7 @@ def _import_pack(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Na
                                          decl.span, "no such pack", found.help))
         return None
     pack = found.pack
-    for problem in version_problems(pack, index):
+    for _, problem in version_problems(pack, index):
         program.diagnostics.append(error("N014", problem, decl.span, "version conflict",
                                          "install a version in the range, or widen the range"))
     if program.lock is False:

@@ -113,7 +113,7 @@ def emittable_codes() -> set[str]:
 def declared_codes() -> dict[str, list[Path]]:
     """code -> the case files under tests/cases whose `# expect:` header names it."""
     found: dict[str, list[Path]] = {}
-    for path in sorted(CASES_DIR.rglob("*.rubric")):
+    for path in sorted([*CASES_DIR.rglob("*.rubric"), *CASES_DIR.rglob("rubric-pack.toml")]):
         first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
         match = re.fullmatch(r"#\s*expect:(.*)", first)
         for code in CODE.findall(match.group(1)) if match else ():
@@ -136,7 +136,9 @@ def test_the_exceptions_are_needed() -> None:
 
 
 def test_every_front_end_code_has_an_error_case() -> None:
-    """P, N, T and S codes are a file's: each has a case here, not only elsewhere."""
-    here = set().union(*(expected_codes(p) for p in ERRORS + FAILING_TESTS))
+    """P, N, T and S codes are a file's: each has a case here (or, for a manifest's code, in
+    tests/cases/manifests/, run by tests/test_packs.py), not only elsewhere."""
+    manifests = sorted((CASES_DIR / "manifests").glob("*/rubric-pack.toml"))
+    here = set().union(*(expected_codes(p) for p in ERRORS + FAILING_TESTS + manifests))
     front_end = {c for c in emittable_codes() if c[0] in "PNTS"}
     assert not sorted(front_end - here)

@@ -39,7 +39,10 @@ def unit_of(module: str) -> str | None:
         return "trainer/__main__" if parts[2:] == ["__main__"] else "trainer/"
     if len(parts) == 1:
         return "__init__"
-    return f"{parts[1]}/" if (ROOT / "rubricc" / parts[1]).is_dir() else parts[1]
+    if (ROOT / "rubricc" / parts[1]).is_dir():
+        return f"{parts[1]}/"
+    # `from rubricc import __version__` reads the package's __init__, not a module
+    return parts[1] if (ROOT / "rubricc" / f"{parts[1]}.py").is_file() else "__init__"
 
 
 def modules() -> list[tuple[str, Path]]:
