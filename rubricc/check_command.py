@@ -147,6 +147,7 @@ def check_manifest(folder: Path) -> FileReport:
                                         _line_span(source, exc.line), "here",
                                         "the fields are described in docs/packs.md"))
         return report
+    report.rubrics = [f"pack {manifest.name} {manifest.version}"]
     pack = Pack(manifest, folder, "checked")
     index = PackIndex(folder.parent, project_root(folder))
     for key, problem in version_problems(pack, index):
