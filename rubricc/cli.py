@@ -1,4 +1,5 @@
-"""The `rubricc` command: check, score, probe, explain, fmt, compile (and calibrate, train).
+"""The `rubricc` command: check, score, probe, explain, fmt, compile (and calibrate, train,
+pack, lock).
 
 The compiler (and torch) is imported inside the commands: worker processes re-import this
 module when they start, and should not pay for what they never use.
@@ -112,6 +113,24 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     judge_options(t, "judges the rubric's judge items (default: also the config's `judge`)")
     t.set_defaults(run=cmd_train)
+
+    a = sub.add_parser("pack", help="make and list rubric packs (docs/packs.md)")
+    pack = a.add_subparsers(required=True, metavar="PACK_COMMAND")
+    an = pack.add_parser("new", help="scaffold a distributable pack in DIR/NAME")
+    an.add_argument("name", help="the pack's name: lowercase letters, digits and _")
+    an.add_argument("--dir", default=".", help="the folder to create it in (default: here)")
+    an.add_argument("--author", help="the author in the manifest and pyproject.toml "
+                    "(default: your login name)")
+    an.set_defaults(run=cmd_pack_new)
+    al = pack.add_parser("list", help="every pack an import can find, in the order it looks")
+    al.add_argument("--from", dest="start", default=".", metavar="RUBRIC_OR_FOLDER",
+                    help="list what imports in this rubric or folder see (default: here)")
+    al.set_defaults(run=cmd_pack_list)
+
+    lk = sub.add_parser("lock", help="record the packs the rubrics import in rubricc.lock")
+    lk.add_argument("paths", nargs="*", default=["."],
+                    help="rubric files or folders (default: the current folder)")
+    lk.set_defaults(run=cmd_lock)
     return p
 
 
@@ -465,6 +484,61 @@ def cmd_train(args) -> int:
     config = TrainConfig.from_toml(args.config)
     args.judge = args.judge or config.judge
     train(config, resume=args.resume, judge=load_judge(args))
+    return 0
+
+
+# ---- pack, lock ---------------------------------------------------------------------------------
+
+
+def cmd_pack_new(args) -> int:
+    from rubricc.pack_commands import new_pack
+
+    folder = new_pack(args.name, Path(args.dir), args.author)
+    out.print(f"created the pack `{args.name}` in {folder}:", markup=False)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        out.print(f"  {path.relative_to(folder)}", markup=False)
+    out.print(f"next: rubricc check {folder / f'rubricc_pack_{args.name}'}; "
+              f"pip wheel --no-deps -w dist {folder} (docs/packs.md)", markup=False, soft_wrap=True)
+    return 0
+
+
+def cmd_pack_list(args) -> int:
+    from rubricc.pack_commands import list_packs
+
+    listing = list_packs(Path(args.start))
+    table = Table(title=f"packs seen from {listing.folder} (project {listing.project})")
+    for col in ("pack", "version", "origin", "folder", "rubrics", "note"):  # paths fold, names not
+        table.add_column(col, overflow="fold", no_wrap=col in ("pack", "version", "origin"))
+    for listed in listing.packs:
+        p = listed.pack
+        table.add_row(p.name, p.version, p.origin, str(p.root), ", ".join(p.manifest.rubrics),
+                      listed.note, style="dim" if listed.note else None)
+    out.print(table)
+    for folder, problem in listing.broken.items():
+        out.print(f"broken pack at {folder}: {problem}", markup=False, soft_wrap=True)
+    return 0
+
+
+def cmd_lock(args) -> int:
+    from rubricc.pack_commands import lock
+
+    try:
+        locked = lock(args.paths)
+    except CompileError as exc:
+        err.print(render_all(exc.diagnostics, exc.sources), markup=False)
+        err.print("rubricc lock: nothing written (an existing lock is kept): a rubric with errors "
+                  "may import packs that cannot be known; fix it, or name only the rubrics to lock",
+                  markup=False, soft_wrap=True)
+        return 1
+    for done in locked:
+        table = Table(title=f"{done.path}: {len(done.packs)} pack{'s' * (len(done.packs) != 1)} "
+                            f"imported by {len(done.rubrics)} rubric file"
+                            f"{'s' * (len(done.rubrics) != 1)}")
+        for col in ("pack", "version", "origin", "files"):
+            table.add_column(col, justify="right" if col == "files" else "left", no_wrap=True)
+        for p in done.packs:
+            table.add_row(p.name, p.version, p.origin, str(len(p.hashes())))
+        out.print(table)
     return 0
 
 
