@@ -288,7 +288,8 @@ def cmd_score(args) -> int:
     stats = Counter()
     means: dict[str, list[float]] = {n: [] for n in scorer.names}
     try:
-        output = ScoredOutput(Path(args.out), checked, scorer.names, resume=args.resume)
+        output = ScoredOutput(Path(args.out), checked, scorer.names, resume=args.resume,
+                              provenance=scorer.provenance)
         if output.partial.exists() and not args.resume:
             err.print(f"replacing {output.partial} from an earlier run (--resume continues it)",
                       markup=False)
@@ -303,11 +304,20 @@ def cmd_score(args) -> int:
     finally:
         scorer.close()
     out.print(score_table(scorer.names, stats, means, len(checked)))
+    out.print(provenance_line(scorer.provenance, output.meta), soft_wrap=True, markup=False)
     if stats["judge_requests"]:
         out.print(judge_line(stats))
     if stats["no_reward"]:
         out.print(no_reward_line(stats, len(checked)), soft_wrap=True)
     return 1 if stats["no_reward"] else 0
+
+
+def provenance_line(provenance: dict, where: Path) -> str:
+    """What the rewards were computed with, as `OUT.rubric.json` records it."""
+    version = f" {provenance['version']}" if provenance.get("version") else ""
+    packs = ", ".join(f"{name} {v}" for name, v in provenance.get("packs", {}).items())
+    return (f"rubric {provenance['rubric']}{version}, sha256 {provenance['sha256'][:16]}"
+            + (f", packs: {packs}" if packs else "") + f" (recorded in {where})")
 
 
 def judge_line(stats: Counter) -> str:

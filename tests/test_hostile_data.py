@@ -12,9 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+import rubricc
 from rubricc import types as t
 from rubricc.cli import main
 from rubricc.data import DataRow, read_jsonl, validate
@@ -234,3 +236,17 @@ def test_a_failed_run_leaves_the_old_output_and_no_empty_partial(tmp_path):
     out.write_text("old\n")
     assert main(["score", str(rubric), str(data), "--out", str(out)]) == 1  # no judge configured
     assert out.read_text() == "old\n" and not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_score_records_its_rubric_and_resume_refuses_rows_scored_by_a_changed_one(tmp_path, capsys):
+    rubric, data, out = tmp_path / "a.rubric", tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rubric.write_text(Path(ARITH).read_text())
+    arith_rows(data, 30)
+    assert main(["score", str(rubric), str(data), "--out", str(out)]) == 0
+    record = json.loads((tmp_path / "out.jsonl.rubric.json").read_text())
+    assert record == rubricc.compile(rubric).provenance and record["rubric"] == "arith.answer"
+    assert f"sha256 {record['sha256'][:16]}" in capsys.readouterr().out
+    (tmp_path / "out.jsonl.partial").write_text("".join(out.read_text().splitlines(keepends=True)[:12]))
+    rubric.write_text(rubric.read_text().replace("# ", "#  ", 1))  # any change to the rubric's text
+    assert main(["score", str(rubric), str(data), "--out", str(out), "--resume"]) == 1
+    assert "its rows would mix two rewards; score again without --resume" in capsys.readouterr().err
