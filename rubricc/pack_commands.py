@@ -239,34 +239,26 @@ def lock(paths: list[str | Path]) -> list[Locked]:
     """Compile the front end of every rubric under `paths` and write, for each project they are
     in, `rubricc.lock` with the packs they import by name.
 
-    An existing lock is set aside while the rubrics resolve (a pack that differs from it must be
-    found, not refused) and put back unless every rubric compiled and the new lock was written."""
+    The rubrics resolve ignoring an existing lock (a pack that differs from it is found, not
+    refused); a lock is written only when every rubric of its project compiled."""
     rubrics = find_rubric_files(paths)
     if not rubrics:
         raise ValueError(f"no .rubric files under {' '.join(map(str, paths))}")
     projects: dict[Path, list[Path]] = {}
     for rubric in rubrics:
         projects.setdefault(project_root(rubric.parent.resolve()), []).append(rubric)
-    saved = {p: (p / LOCK).read_bytes() for p in projects if (p / LOCK).is_file()}
-    done = False
-    try:
-        for project in saved:
-            (project / LOCK).unlink()
-        locked = [_lock_project(project, files) for project, files in projects.items()]
-        done = True
-    finally:
-        if not done:
-            for project, data in saved.items():
-                (project / LOCK).write_bytes(data)
-    return locked
+    resolved = {project: _resolve_project(files) for project, files in projects.items()}
+    return [Locked(project, write_lock(project, packs), sorted(packs, key=lambda p: p.name), files)
+            for (project, files), packs in zip(projects.items(), resolved.values())]
 
 
-def _lock_project(project: Path, rubrics: list[Path]) -> Locked:
+def _resolve_project(rubrics: list[Path]) -> list[Pack]:
+    """The packs a project's rubrics import, or CompileError / ValueError: nothing is written."""
     packs: dict[str, tuple[Pack, Path]] = {}
     diagnostics: list[Diagnostic] = []
     sources = {}
     for rubric in rubrics:
-        result = front(rubric)
+        result = front(rubric, locked=False)
         if not result.ok:
             diagnostics += [d for d in result.diagnostics if d.is_error]
             sources |= result.program.sources
@@ -281,9 +273,7 @@ def _lock_project(project: Path, rubrics: list[Path]) -> Locked:
                     "written")
     if diagnostics:
         raise CompileError(diagnostics, sources)
-    chosen = [p for p, _ in packs.values()]
-    return Locked(project, write_lock(project, chosen), sorted(chosen, key=lambda p: p.name),
-                  rubrics)
+    return [p for p, _ in packs.values()]
 
 
 def find_rubric_files(paths: list[str | Path]) -> list[Path]:

@@ -40,10 +40,11 @@ class Front:
         return self.program.ok
 
 
-def front(path_or_text: str | Path, name: str | None = None) -> Front:
-    """Parse, resolve, type-check and lint a file (or rubric text); never raises on bad input."""
+def front(path_or_text: str | Path, name: str | None = None, locked: bool = True) -> Front:
+    """Parse, resolve, type-check and lint a file (or rubric text); never raises on bad input.
+    `locked=False` resolves packs as found, ignoring the project's rubricc.lock."""
     with deep_walks:  # every stage walks expressions, which the parser bounds
-        program = load_program(path_or_text, name)
+        program = load_program(path_or_text, name, locked)
         checked = check_program(program)
         program.diagnostics.extend(d for scope in program.scopes for d in declarations(scope))
         if program.ok:
@@ -58,10 +59,10 @@ def declarations(scope: RubricScope) -> list[Diagnostic]:
     return found + [d for sub in scope.routes.values() for d in declarations(sub)]
 
 
-def load_program(path_or_text: str | Path, name: str | None) -> Program:
+def load_program(path_or_text: str | Path, name: str | None, locked: bool = True) -> Program:
     if isinstance(path_or_text, Path) or (
             "\n" not in str(path_or_text) and str(path_or_text).endswith(".rubric")):
-        return load_path(path_or_text)
+        return load_path(path_or_text, locked)
     return load_text(str(path_or_text), name or "<string>")
 
 

@@ -116,9 +116,11 @@ class Program:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def load_path(path: str | Path) -> Program:
+def load_path(path: str | Path, locked: bool = True) -> Program:
+    """The program of a file; `locked=False` ignores the project's rubricc.lock (`rubricc lock`
+    resolves the packs as they are, to record them)."""
     path = Path(path)
-    program = Program()
+    program = Program() if locked else Program(lock=None)
     try:
         text = read_rubric(path)
         real = path.resolve()
@@ -304,11 +306,10 @@ def _import_pack(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Na
         program.lock = _read_lock(program, decl)
     if program.lock is not None:
         problem = lock_problem(pack, program.lock)
-        if problem:
+        if problem:  # reported, and read on: its rubrics' names are not reported missing too
             program.diagnostics.append(error(
                 "N015", problem, decl.span, "not the locked pack",
                 f"restore the locked pack, or run `rubricc lock` to record this one ({LOCK})"))
-            return None
     path = pack.rubric_path(file)
     if path is None:
         program.diagnostics.append(error(
