@@ -272,7 +272,7 @@ class ToAst(Transformer_NonRecursive):
         return n.Modifier("tier", str(c[0]), self._span(meta))
 
     def use_template(self, meta, c):
-        return n.Modifier("template", str(c[0]), self._span(meta))
+        return n.Modifier("template", ".".join(c[0]), self._span(meta))
 
     def scale(self, meta, c):
         return n.Modifier("scale", str(c[0]), self._span(meta))

@@ -52,6 +52,7 @@ class Namespace:
     rubrics: dict[str, n.Rubric] = field(default_factory=dict)
     imports: dict[str, Namespace] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)  # aliases whose import was reported as failing
+    exports: set[str] | None = None  # a pack file's templates others may use (None: all)
     registry: dict[str, Namespace] = field(default_factory=dict, repr=False)
     """Every file of the program by name (one dict, shared): where `@FILE` callees point."""
 
@@ -91,7 +92,20 @@ class RubricScope:
         return ns.defs.get(dotted[1]) if ns and len(dotted) == 2 else None
 
     def find_template(self, name: str) -> n.Template | None:
+        """A template of this rubric or its file, or `ALIAS.NAME`, a file-level template of an
+        imported file (of a pack: one its manifest exports)."""
+        alias, _, inner = name.rpartition(".")
+        if alias:
+            ns = self.namespace.imports.get(alias)
+            exported = ns is not None and (ns.exports is None or inner in ns.exports)
+            return ns.templates.get(inner) if exported else None
         return self.templates.get(name) or self.namespace.templates.get(name)
+
+    def template_names(self) -> list[str]:
+        """Every template name `find_template` answers, for `did you mean`."""
+        imported = [f"{a}.{t}" for a, ns in self.namespace.imports.items() for t in ns.templates
+                    if ns.exports is None or t in ns.exports]
+        return [*self.templates, *self.namespace.templates, *imported]
 
 
 @dataclass
@@ -319,7 +333,10 @@ def _import_pack(program: Program, decl: n.Import, stack: tuple[str, ...]) -> Na
         return None
     program.packs[pack.name] = pack
     program.roots = (*program.roots, pack.root.resolve())
-    return _import_file(program, decl, stack, str(path))
+    ns = _import_file(program, decl, stack, str(path))
+    if ns is not None:
+        ns.exports = set(pack.manifest.templates)
+    return ns
 
 
 def _read_lock(program: Program, decl: n.Import) -> dict[str, dict] | None:

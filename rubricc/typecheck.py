@@ -156,8 +156,9 @@ class Checker:
                 template = self.scope.find_template(mod.value)
                 if template is None:
                     self.report("N001", f"unknown template `{mod.value}`", mod.span, "not defined",
-                                did_you_mean(mod.value, list(self.scope.templates)
-                                             + list(self.scope.namespace.templates)))
+                                did_you_mean(mod.value, self.scope.template_names())
+                                or ("a pack's templates are those its manifest exports "
+                                    "(`templates` in rubric-pack.toml)" if "." in mod.value else ""))
             elif per_row:
                 self.expect_type(mod.value, env, t.NUMBER, f"a {mod.kind}")
                 weight = fold_number(mod.value) if fold_number(mod.value) is not None else weight
