@@ -108,6 +108,16 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--name", help="which rubric, when the file holds several")
     k.set_defaults(run=cmd_compile)
 
+    x = sub.add_parser("export", help="write a rubric as an OpenAI grader (docs/integrations.md)")
+    x.add_argument("rubric")
+    x.add_argument("--to", required=True, choices=["openai-grader"])
+    x.add_argument("--name", help="which rubric, when the file holds several")
+    x.add_argument("--out", help="the JSON file to write (default: standard output)")
+    x.add_argument("--partial", action="store_true",
+                   help="leave out what no grader expresses (warnings) instead of failing")
+    x.add_argument("--model", help="the score_model graders' model (default: gpt-4o-2024-08-06)")
+    x.set_defaults(run=cmd_export)
+
     t = sub.add_parser("train", help="GRPO-train a model against a rubric (docs/training.md)")
     t.add_argument("config", help="a TOML file of TrainConfig fields")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
@@ -479,6 +489,21 @@ def cmd_fmt(args) -> int:
                 path.write_text(formatted, encoding="utf-8")
                 out.print(f"formatted {path}")
     return 1 if args.check and changed else 0
+
+
+def cmd_export(args) -> int:
+    from rubricc.export_openai import DEFAULT_MODEL, export_file, to_json
+
+    result, sources = export_file(args.rubric, args.name, args.partial, args.model or DEFAULT_MODEL)
+    if result.diagnostics:
+        err.print(render_all(result.diagnostics, sources), markup=False, soft_wrap=True)
+    if not result.ok:
+        return 1
+    if args.out:
+        Path(args.out).write_text(to_json(result.grader), encoding="utf-8")
+    else:
+        sys.stdout.write(to_json(result.grader))
+    return 0
 
 
 def cmd_compile(args) -> int:

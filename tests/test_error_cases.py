@@ -36,7 +36,7 @@ ERRORS = sorted((CASES_DIR / "errors").glob("*.rubric"))
 ERRORS += sorted((CASES_DIR / "errors" / "projects").glob("*/main.rubric"))
 FAILING_TESTS = sorted((CASES_DIR / "errors" / "failing-tests").glob("*.rubric"))
 SNAPSHOTS = ROOT / "tests" / "snapshots" / "errors"
-CODE = re.compile(r"\b[PNTSLXDH]\d{3}\b")
+CODE = re.compile(r"\b[PNTSLXDHE]\d{3}\b")
 
 # Codes no rubric file can carry a case for, each with the reason and where it is tested instead.
 NO_FILE_CASE = {
@@ -106,7 +106,7 @@ def test_no_stale_snapshots() -> None:
 def emittable_codes() -> set[str]:
     """Every code a module of rubricc spells out, every lint rule's and every probe's."""
     spelled = {c for path in (ROOT / "rubricc").rglob("*.py")
-               for c in re.findall(r'"([PNTSLXDH]\d{3})"', path.read_text(encoding="utf-8"))}
+               for c in re.findall(r'"([PNTSLXDHE]\d{3})"', path.read_text(encoding="utf-8"))}
     return spelled | {r.CODE for r in RULES} | {p.code for p in PROBES}
 
 
