@@ -18,10 +18,16 @@ A row whose reward could not be computed (an item errored or timed out) is None 
 function, so that TRL masks it (advantage 0, out of its group's baseline) instead of reading 0.
 An item with no value on a row (skipped behind a failed gate, another route's item) is None in
 that item's function only.
+
+`trl_rewards(..., asynchronous=True)` gives coroutine functions instead: TRL (1.x) awaits its
+async reward functions together on its own event loop (`asyncio.gather` in
+`GRPOTrainer._calculate_rewards`), so the batch is scored once, in a worker thread, while the
+loop stays free for other async reward functions (a remote judge, a sandbox).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +53,8 @@ class TrlRewards:
     scored_batches: int = 0
     score_seconds: float = 0.0
     _key: tuple | None = None
+    asynchronous: bool = False
+    _pending: asyncio.Future | None = None
 
     def __post_init__(self):
         for k, name in enumerate(self.scorer.names):
@@ -60,14 +68,20 @@ class TrlRewards:
         return [f.__name__ for f in self.funcs]
 
     def _reader(self, name: str, column: Callable[[RewardBatch], object]) -> Callable:
-        def reward(prompts, completions, **kwargs) -> list[float | None]:
-            batch = self.batch(prompts, completions, kwargs)
+        def read(batch: RewardBatch) -> list[float | None]:
             ok = batch.valid.tolist()
             return [v if good and v == v else None  # v != v: NaN, no value on this row
                     for v, good in zip(column(batch).tolist(), ok)]
 
-        reward.__name__ = reward.__qualname__ = name
-        return reward
+        def reward(prompts, completions, **kwargs) -> list[float | None]:
+            return read(self.batch(prompts, completions, kwargs))
+
+        async def reward_async(prompts, completions, **kwargs) -> list[float | None]:
+            return read(await self.batch_async(prompts, completions, kwargs))
+
+        chosen = reward_async if self.asynchronous else reward
+        chosen.__name__ = chosen.__qualname__ = name
+        return chosen
 
     def batch(self, prompts: list, completions: list, kwargs: dict) -> RewardBatch:
         """The `RewardBatch` of these rows: scored on the first call, reused while TRL asks the
@@ -82,16 +96,35 @@ class TrlRewards:
             self.score_seconds += self.last.timings.get("score_s", 0.0)
         return self.last
 
+    async def batch_async(self, prompts: list, completions: list, kwargs: dict) -> RewardBatch:
+        """`batch` for the async functions: the first of TRL's concurrent calls on these rows
+        starts the scoring in a worker thread, the others await the same result."""
+        columns = {k: list(kwargs[k]) for k in self.scorer.inputs if k in kwargs}
+        key = (list(prompts), list(completions), columns)
+        if self._pending is None or key != self._key:
+            self._key = key
+            self._pending = asyncio.ensure_future(asyncio.to_thread(
+                self.scorer.score, **rows_for_rubric(prompts, completions, columns),
+                judge=self.judge))
+            batch = await self._pending
+            self.last = batch
+            self.scored_batches += 1
+            self.score_seconds += batch.timings.get("score_s", 0.0)
+            return batch
+        return await self._pending
+
     def close(self) -> None:
         self.scorer.close()
 
 
-def trl_rewards(rubric: Scorer | str | Path, judge=None, rubric_name: str | None = None) -> TrlRewards:
-    """Reward functions and weights for TRL from a compiled `Scorer` or a `.rubric` path."""
+def trl_rewards(rubric: Scorer | str | Path, judge=None, rubric_name: str | None = None,
+                asynchronous: bool = False) -> TrlRewards:
+    """Reward functions and weights for TRL from a compiled `Scorer` or a `.rubric` path;
+    `asynchronous=True`: coroutine functions, which TRL awaits together."""
     scorer = rubric if isinstance(rubric, Scorer) else compile_rubric(Path(rubric), rubric=rubric_name)
     if SCORE in scorer.names:
         raise ValueError(f"an item is named `{SCORE}`, the name of the total's reward function")
-    return TrlRewards(scorer, judge)
+    return TrlRewards(scorer, judge, asynchronous=asynchronous)
 
 
 def rows_for_rubric(prompts: list, completions: list, columns: dict) -> dict:
