@@ -481,7 +481,9 @@ def test_flooding_the_result_pipe_cannot_unscore_a_response(attack: Path) -> Non
     """Megabytes of junk on fd 4, with newlines or without, at import or during each test: the
     call still returns each test's outcome (no SandboxError, so the row is scored, not masked)."""
     source = attack.read_text()
-    report = harness.run_tests(source, ["assert add(1, 2) == 3", "assert add(2, 2) == 4"], timeout=2.0)
+    # a generous deadline: megabytes through the pipe at import took over 2 s on a loaded 2-core
+    # machine, and the deadline is not what this test is about
+    report = harness.run_tests(source, ["assert add(1, 2) == 3", "assert add(2, 2) == 4"], timeout=6.0)
     want = "pass" if "# expect: pass" in source else "fail"
     assert report.outcomes == (want, want), report.output
 
