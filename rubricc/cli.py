@@ -141,6 +141,21 @@ def parser() -> argparse.ArgumentParser:
     lk.add_argument("paths", nargs="*", default=["."],
                     help="rubric files or folders (default: the current folder)")
     lk.set_defaults(run=cmd_lock)
+
+    v = sub.add_parser("serve", help="serve rubrics as an HTTP reward server (docs/integrations.md)")
+    v.add_argument("rubrics", nargs="+", metavar="RUBRIC",
+                   help="rubric files, FILE#NAME for one of several (the first is the default)")
+    v.add_argument("--port", type=int, required=True)
+    v.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    v.add_argument("--max-batch", type=int, default=256, help="rows per scoring call (default 256)")
+    v.add_argument("--max-wait-ms", type=float, default=2.0,
+                   help="how long a batch waits for more rows (default 2 ms)")
+    v.add_argument("--max-queue", type=int, default=8192,
+                   help="rows waiting beyond which a request gets 429 (default 8192)")
+    v.add_argument("--label-column", metavar="COLUMN", help="the column a protocol's `label` "
+                   "fills (default: the rubric's one required input)")
+    judge_options(v, "judges the rubrics' judge items")
+    v.set_defaults(run=cmd_serve)
     return p
 
 
@@ -574,6 +589,15 @@ def cmd_lock(args) -> int:
         for p in done.packs:
             table.add_row(p.name, p.version, p.origin, str(len(p.hashes())))
         out.print(table)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from rubricc.reward_server import serve
+
+    serve(args.rubrics, args.host, args.port, load_judge(args), max_batch=args.max_batch,
+          max_wait=args.max_wait_ms / 1000, max_queue=args.max_queue,
+          label_column=args.label_column)
     return 0
 
 
