@@ -15,10 +15,29 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
-from rubricc.data import DataRow, ScoredOutput, finite, read_jsonl, validate
+from rubricc.data import (
+    DataRow,
+    ScoredOutput,
+    batched,
+    count_rows,
+    finite,
+    input_schema,
+    read_jsonl,
+    read_rows,
+    validate,
+)
 from rubricc.diagnostics import CompileError, render_all
 from rubricc.judges import JudgeRequired
 from rubricc.values import STATUSES
@@ -68,15 +87,16 @@ def parser() -> argparse.ArgumentParser:
     judge_options(h, "judges the rubric's judge items and runs the judge probes")
     h.set_defaults(run=cmd_probe)
 
-    s = sub.add_parser("score", help="score a JSONL file of completions")
+    s = sub.add_parser("score", help="score a JSONL or Parquet file of completions")
     s.add_argument("rubric")
     s.add_argument("data")
-    s.add_argument("--out", required=True, help="output JSONL: input rows plus reward, items, status "
-                   "(written to OUT.partial, which replaces OUT once every row is scored)")
+    s.add_argument("--out", required=True, help="output JSONL (Parquet for a .parquet name): input rows plus "
+                   "reward, items, status (written to OUT.partial, which replaces OUT once every row is scored)")
     s.add_argument("--resume", action="store_true",
                    help="continue OUT.partial, left by a run that was stopped, after its last row")
     s.add_argument("--name", help="which rubric, when the file holds several")
-    s.add_argument("--batch", type=int, default=512, help="rows per scoring call")
+    s.add_argument("--batch", type=int, default=512,
+                   help="rows read, scored and written at a time (memory is bounded by it)")
     judge_options(s, "judges the rubric's judge items")
     s.set_defaults(run=cmd_score)
 
@@ -303,38 +323,62 @@ def load_scorer(path: str, name: str | None):
 
 def cmd_score(args) -> int:
     """Exit 1 when a row has no reward (invalid, or an item it needs failed): a run in which the
-    judge was down for every row must not look like a success."""
+    judge was down for every row must not look like a success.
+
+    Rows stream: read, checked, scored and written `--batch` at a time, in order, so memory stays
+    the same whatever the file's size; `--resume` checks the partial output's lines against the
+    rows as they come (docs/integrations.md, "Scoring large files")."""
     scorer = load_scorer(args.rubric, args.name)
     judge = load_judge(args)
-    checked = [validate(r, scorer.inputs_of(r.data), args.data) for r in read_jsonl(args.data)]
-    for r in checked:
-        if r.problem:
-            err.print(f"row not scored: {r.problem}", markup=False, soft_wrap=True)
+    rows = (validate(r, scorer.inputs_of(r.data), args.data) for r in read_rows(args.data, args.batch))
     stats = Counter()
-    means: dict[str, list[float]] = {n: [] for n in scorer.names}
+    means = {n: Mean() for n in scorer.names}
+    total = 0
     try:
-        output = ScoredOutput(Path(args.out), checked, scorer.names, resume=args.resume,
-                              provenance=scorer.provenance)
+        output = ScoredOutput(Path(args.out), scorer.names, resume=args.resume,
+                              provenance=scorer.provenance, columns=input_schema(args.data))
         if output.partial.exists() and not args.resume:
             err.print(f"replacing {output.partial} from an earlier run (--resume continues it)",
                       markup=False)
-        for line in output.done:
-            tally_resumed(line, stats, means)
-        with output, progress() as bar:
-            task = bar.add_task("scoring", total=len(checked), completed=len(output.done))
-            for start in range(len(output.done), len(checked), args.batch):
-                chunk = checked[start:start + args.batch]
-                output.write(score_chunk(scorer, chunk, stats, means, judge))
-                bar.advance(task, len(chunk))
+        with output, score_progress() as bar:
+            task = bar.add_task("scoring", total=count_rows(args.data))  # a byte scan: an ETA
+            for chunk in batched(rows, args.batch):
+                total += len(chunk)
+                for r in chunk:
+                    if r.problem:
+                        err.print(f"row not scored: {r.problem}", markup=False, soft_wrap=True)
+                kept = output.take(chunk)
+                for line in kept:
+                    tally_resumed(line, stats, means)
+                if len(kept) < len(chunk):
+                    output.write(score_chunk(scorer, chunk[len(kept):], stats, means, judge))
+                bar.update(task, completed=chunk[-1].line)
     finally:
         scorer.close()
-    out.print(score_table(scorer.names, stats, means, len(checked)))
+    out.print(score_table(scorer.names, stats, means, total))
     out.print(provenance_line(scorer.provenance, output.meta), soft_wrap=True, markup=False)
     if stats["judge_requests"]:
         out.print(judge_line(stats))
     if stats["no_reward"]:
-        out.print(no_reward_line(stats, len(checked)), soft_wrap=True)
+        out.print(no_reward_line(stats, total), soft_wrap=True)
     return 1 if stats["no_reward"] else 0
+
+
+class Mean:
+    """A running mean, appended to as a list is, without keeping the values."""
+
+    def __init__(self):
+        self.total, self.n = 0.0, 0
+
+    def append(self, value: float) -> None:
+        self.total += value
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        yield self.total  # sum(mean) is the total
 
 
 def provenance_line(provenance: dict, where: Path) -> str:
@@ -362,6 +406,20 @@ def judge_line(stats: Counter) -> str:
 def progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err)
+
+
+class RateColumn(ProgressColumn):
+    """Rows a second, as the bar's speed measures them."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed")
+
+
+def score_progress() -> Progress:
+    """Rows done of the file's rows (JSONL: its lines, counted by a byte scan first), rows a
+    second and the time left."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err)
 
 
 def score_chunk(scorer, chunk: list[DataRow], stats: Counter, means, judge=None) -> list[dict]:
@@ -590,6 +648,7 @@ def cmd_lock(args) -> int:
             table.add_row(p.name, p.version, p.origin, str(len(p.hashes())))
         out.print(table)
     return 0
+
 
 
 def cmd_serve(args) -> int:

@@ -5,9 +5,13 @@ column, a wrong type) is reported with its line and carried to the output with a
 the reason: never dropped, and never a reason to reject the rows around it. Lines are the file's
 lines, split on `\\n` and counting blank ones: `rubricc explain --row N` numbers them the same way.
 
-    rows = [validate(r, scorer.inputs_of(r.data), path) for r in read_jsonl(path)]
-    with ScoredOutput(Path("out.jsonl"), rows, scorer.names, resume=False) as output:
-        output.write([row.written() | {"reward": 1.0}])    # one strict JSON object a line
+    with ScoredOutput(Path("out.jsonl"), scorer.names, resume=False) as output:
+        for chunk in batched(read_rows(path), 512):
+            rows = [validate(r, scorer.inputs_of(r.data), path) for r in chunk]
+            output.write([row.written() | {"reward": 1.0} for row in rows])  # a JSON object a line
+
+Rows stream: a file of any size is read, checked and written a chunk at a time. A `.parquet`
+path is read and written as Parquet (pyarrow).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from rubricc import types as t
@@ -198,21 +203,36 @@ def _finite_all(value):
 
 class ScoredOutput:
     """Scored rows go to `OUT.partial` beside OUT, flushed chunk by chunk, and replace OUT only
-    when every row is there: a run killed at any point leaves the previous OUT as it was. With
-    `resume`, the complete lines of an earlier `OUT.partial` are kept (`done`) when each is the
-    output of the input row at its position, with the rubric's `items`, and scoring continues
-    after them."""
+    when every row is there: a run killed at any point leaves the previous OUT as it was. OUT is
+    JSONL, or Parquet when its name ends in `.parquet` (one row group per chunk).
 
-    def __init__(self, out: Path, rows: list[DataRow], items: list[str], resume: bool,
-                 provenance: dict | None = None):
+    With `resume`, an earlier JSONL `OUT.partial` is continued, streaming: `take(chunk)` checks the
+    partial's next lines against the chunk's rows (line i must be the output of data row i, with
+    the rubric's `items`) and returns them; once the partial's complete lines are used up, a last
+    line cut short by a kill is cut off the file and `write` appends after them. No more than a
+    chunk of either file is held at once."""
+
+    def __init__(self, out: Path, items: list[str], resume: bool, provenance: dict | None = None,
+                 columns=None):
         self.out, self.partial = out, out.with_name(out.name + ".partial")
         self.meta = out.with_name(out.name + ".rubric.json")
         self.provenance = provenance
-        self.done = []
+        self.items = list(items)
+        self.parquet = is_parquet(out)
+        self.columns = columns  # Parquet output: the input's pyarrow schema, when it has one
+        self.resumed = 0  # lines kept from the partial
+        self.file = self._reader = self._writer = None
+        self._pending = self._complete = 0
+        self._append = False
         if resume and self.partial.exists():
+            if self.parquet:
+                raise ValueError(f"{self.partial}: --resume continues JSONL output only (a Parquet "
+                                 "file cannot be read back before its footer is written, at the "
+                                 "end); score again without --resume, or write JSONL")
             self._same_rubric()
-            self.done = read_partial(self.partial, rows, set(items))
-        self.file = None
+            self._pending, self._complete = complete_lines(self.partial)
+            self._reader = open(self.partial, "rb")
+            self._append = True
 
     def _same_rubric(self) -> None:
         """A resumed run continues rows scored by the same rubric, not one changed since."""
@@ -228,43 +248,190 @@ class ScoredOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if self.provenance is not None:  # OUT.rubric.json: what the rewards were computed with
             self.meta.write_text(json.dumps(self.provenance, indent=2) + "\n", encoding="utf-8")
-        self.file = open(self.partial, "a" if self.done else "w", encoding="utf-8")
+        if self._pending == 0:
+            self._open()
         return self
 
+    def take(self, rows: list[DataRow]) -> list[dict]:
+        """The partial output's lines for the first of `rows` (all of them, some, or none), each
+        checked to be the output of its row by this rubric; `write` the rest's."""
+        kept = []
+        for row in rows[:self._pending]:
+            text = self._reader.readline().decode("utf-8", "backslashreplace").rstrip("\n")
+            line = _parsed(text)
+            if line is None or not _is_output_of(line, row) or not set(line["status"]) <= set(self.items):
+                raise ValueError(f"{self.partial}:{self.resumed + 1} is not the output of data line "
+                                 f"{row.line} by this rubric; rerun without --resume")
+            kept.append(line)
+            self.resumed += 1
+            self._pending -= 1
+        if self._reader is not None and self._pending == 0:
+            self._open()
+        return kept
+
+    def _open(self) -> None:
+        """Start writing: after the partial's complete lines when resuming, else anew."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._append and self.partial.stat().st_size > self._complete:
+            os.truncate(self.partial, self._complete)  # a line torn by a kill
+        if not self.parquet:
+            self.file = open(self.partial, "a" if self._append else "w", encoding="utf-8")
+        elif self.partial.exists():
+            self.partial.unlink()  # the writer opens it on the first chunk, when its schema is known
+
     def write(self, lines: list[dict]) -> None:
+        if self.parquet:
+            self._write_parquet(lines)
+            return
         self.file.write("".join(json_line(line) for line in lines))
         self.file.flush()  # on disk for a resume, even if the process is killed next
 
+    def _write_parquet(self, lines: list[dict]) -> None:
+        import pyarrow as pa
+
+        pq = _pq()
+        lines = [_parquet_row(line) for line in lines]
+        if self._writer is None:
+            schema = parquet_schema(self.columns, lines, self.items)
+            self._writer = pq.ParquetWriter(self.partial, schema)
+        schema = self._writer.schema
+        extra = {k for line in lines for k in line} - set(schema.names)
+        if extra:
+            raise ValueError(f"{self.out}: column `{sorted(extra)[0]}` first appears after the "
+                             "first chunk, and a Parquet file has one schema: write JSONL, or "
+                             "give every row its columns")
+        try:
+            table = pa.Table.from_pylist(lines, schema=schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ValueError(f"{self.out}: a row does not fit the Parquet schema of the first "
+                             f"chunk ({exc}): write JSONL, or give each column one type") from None
+        self._writer.write_table(table)  # one row group per chunk
+
     def __exit__(self, kind, exc, tb) -> None:
-        if kind is None:
-            os.fsync(self.file.fileno())
-        self.file.close()
+        if self._reader is not None:  # the partial's lines were not all taken
+            self._reader.close()
+            self._reader = None
+            if kind is None:  # the data ended before the partial did; the partial stays
+                raise ValueError(f"{self.partial} holds {self.resumed + self._pending} rows, the "
+                                 f"data {self.resumed}: not a partial output of this data; rerun "
+                                 "without --resume")
+            return
+        if self.parquet:
+            self._close_parquet(kind is None)
+        elif self.file is not None:
+            if kind is None:
+                os.fsync(self.file.fileno())
+            self.file.close()
         if kind is None:
             os.replace(self.partial, self.out)  # atomic: OUT is the old file or the whole new one
         elif self.partial.exists() and self.partial.stat().st_size == 0:
             self.partial.unlink()  # nothing to resume from
 
+    def _close_parquet(self, whole: bool) -> None:
+        pq = _pq()
+        if self._writer is None and whole:  # no rows: a file with the columns all the same
+            self._writer = pq.ParquetWriter(self.partial, parquet_schema(self.columns, [], self.items))
+        if self._writer is not None:
+            self._writer.close()
+            if not whole and self.partial.exists():
+                self.partial.unlink()  # no footer: nothing could read it or resume it
 
-def read_partial(partial: Path, rows: list[DataRow], items: set[str]) -> list[dict]:
-    """The complete lines of a partial output, after checking that line i is the output of
-    rows[i] by a rubric with these items; a last line cut short by a kill is removed from the
-    file. (A rubric changed since, with the same item names, is not noticed.)"""
-    data = partial.read_bytes()
-    complete = data[:data.rfind(b"\n") + 1]
-    lines = [b.decode("utf-8", "backslashreplace") for b in complete.split(b"\n")[:-1]]
-    if len(lines) > len(rows):
-        raise ValueError(f"{partial} holds {len(lines)} rows, the data {len(rows)}: not a partial "
-                         "output of this data; rerun without --resume")
-    done = []
-    for i, (text, row) in enumerate(zip(lines, rows), start=1):
-        line = _parsed(text)
-        if line is None or not _is_output_of(line, row) or not set(line["status"]) <= items:
-            raise ValueError(f"{partial}:{i} is not the output of data line {row.line} by this "
-                             "rubric; rerun without --resume")
-        done.append(line)
-    if len(complete) < len(data):
-        os.truncate(partial, len(complete))
-    return done
+
+def batched(rows: Iterable, n: int) -> Iterator[list]:
+    """`rows` in lists of `n` (the last one shorter), read as they are needed."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, max(n, 1))):
+        yield chunk
+
+
+def complete_lines(path: Path) -> tuple[int, int]:
+    """How many complete lines `path` holds, and the bytes they take: a byte scan, a chunk at a
+    time."""
+    count = length = offset = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                length = offset + last + 1
+            offset += len(chunk)
+    return count, length
+
+
+# ---- Parquet ------------------------------------------------------------------------------------
+
+
+def is_parquet(path: str | Path) -> bool:
+    return str(path).lower().endswith(".parquet")
+
+
+def _pq():
+    """pyarrow.parquet, an optional dependency: `pip install 'rubricc[parquet]'`."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ValueError("Parquet needs pyarrow: pip install 'rubricc[parquet]' (or write JSONL)") from None
+    return pq
+
+
+def read_rows(path: str | Path, batch: int = 512) -> Iterator[DataRow]:
+    """The rows of a JSONL file, or of a Parquet file (by its suffix), read as they are needed."""
+    return read_parquet(path, batch) if is_parquet(path) else read_jsonl(path)
+
+
+def count_rows(path: str | Path) -> int:
+    """The rows of a Parquet file (its footer says), or the lines of a JSONL file (a byte scan:
+    about a second a gigabyte): what `DataRow.line` counts to."""
+    if is_parquet(path):
+        return _pq().ParquetFile(path).metadata.num_rows
+    count, length = complete_lines(Path(path))
+    return count + (Path(path).stat().st_size > length)
+
+
+def input_schema(path: str | Path):
+    """A Parquet file's pyarrow schema; None for JSONL."""
+    if not is_parquet(path):
+        return None
+    return _pq().ParquetFile(path).schema_arrow
+
+
+def read_parquet(path: str | Path, batch: int = 512) -> Iterator[DataRow]:
+    """Each row of a Parquet file, a record batch at a time (`line` is its 1-based row number)."""
+    number = 0
+    with _pq().ParquetFile(path) as f:
+        for records in f.iter_batches(batch_size=batch):
+            for data in records.to_pylist():
+                number += 1
+                yield DataRow(number, data, "")
+
+
+def parquet_schema(columns, lines: list[dict], items: list[str]):
+    """The output's schema: the input's columns (the Parquet input's, or as the first chunk has
+    them), then reward, items and status per item, error, and `criteria` as JSON text."""
+    import pyarrow as pa
+
+    results = [pa.field("reward", pa.float64()),
+               pa.field("items", pa.struct([(n, pa.float64()) for n in items])),
+               pa.field("status", pa.struct([(n, pa.string()) for n in items])),
+               pa.field("error", pa.string()), pa.field("criteria", pa.string())]
+    taken = {f.name for f in results}
+    if columns is None:
+        inputs = [{k: v for k, v in line.items() if k not in taken} for line in lines]
+        columns = pa.Table.from_pylist(inputs).schema if any(inputs) else pa.schema([])
+        columns = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                             for f in columns])
+    fields = [f for f in columns if f.name not in taken]
+    if "_raw" not in {f.name for f in fields}:
+        fields.append(pa.field("_raw", pa.string()))  # a line that is not a JSON object
+    return pa.schema(fields + results)
+
+
+def _parquet_row(line: dict) -> dict:
+    if "criteria" in line:
+        return line | {"criteria": json.dumps(line["criteria"])}
+    return line
 
 
 def _parsed(text: str) -> dict | None:
