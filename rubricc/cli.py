@@ -97,6 +97,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--name", help="which rubric, when the file holds several")
     s.add_argument("--batch", type=int, default=512,
                    help="rows read, scored and written at a time (memory is bounded by it)")
+    s.add_argument("--ray", metavar="ADDRESS",
+                   help="score on a Ray cluster (`local` starts one here): an actor pool of "
+                        "scorers over Ray Data (pip install 'rubricc[ray]'); no --resume")
+    s.add_argument("--actors", type=int, default=2, help="scorer actors with --ray")
     judge_options(s, "judges the rubric's judge items")
     s.set_defaults(run=cmd_score)
 
@@ -321,6 +325,21 @@ def load_scorer(path: str, name: str | None):
     return compile(Path(path), rubric=name)
 
 
+def score_with_ray(args) -> int:
+    """`score --ray ADDRESS`: rubricc.ray_data.score_on_ray, with the same exit status."""
+    from rubricc.ray_data import score_on_ray  # imports nothing of Ray until it runs
+
+    if args.resume:
+        raise ValueError("--resume is not available with --ray: score the file again")
+    counts = score_on_ray(args.rubric, args.data, Path(args.out), address=args.ray,
+                          actors=args.actors, batch=args.batch, name=args.name, judge=args.judge)
+    missing = counts["rows"] - counts["valid"]
+    mean = counts["reward_sum"] / counts["valid"] if counts["valid"] else float("nan")
+    out.print(f"rows: {counts['rows']} scored on Ray, {missing} without a reward; mean reward "
+              f"{mean:.3f}", markup=False)
+    return 1 if missing else 0
+
+
 def cmd_score(args) -> int:
     """Exit 1 when a row has no reward (invalid, or an item it needs failed): a run in which the
     judge was down for every row must not look like a success.
@@ -328,6 +347,8 @@ def cmd_score(args) -> int:
     Rows stream: read, checked, scored and written `--batch` at a time, in order, so memory stays
     the same whatever the file's size; `--resume` checks the partial output's lines against the
     rows as they come (docs/integrations.md, "Scoring large files")."""
+    if args.ray:
+        return score_with_ray(args)
     scorer = load_scorer(args.rubric, args.name)
     judge = load_judge(args)
     rows = (validate(r, scorer.inputs_of(r.data), args.data) for r in read_rows(args.data, args.batch))

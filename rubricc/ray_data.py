@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rubricc.data import DataRow, validate
+from rubricc.data import DataRow, finite, json_line, validate
 
 ITEM_PREFIX = "item_"
 
@@ -109,3 +109,46 @@ def _plain(value):
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def score_on_ray(rubric: str, data: str, out: Path, *, address: str, actors: int, batch: int,
+                 name: str | None = None, judge: str | None = None) -> dict:
+    """`rubricc score --ray ADDRESS`: the file read by Ray (JSONL or Parquet), scored by an actor
+    pool of `RubricScorer`s, written to `out` as JSONL in the input's order (atomically, through
+    `OUT.partial`). Rows that do not fit the rubric carry a null reward and their `error`, as in
+    `rubricc score`; a line Ray cannot parse fails the run (Ray's readers read files whole).
+    Returns the counts: rows, valid, and the sum of rewards."""
+    import ray
+
+    ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
+             include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    read = ray.data.read_parquet if data.endswith(".parquet") else ray.data.read_json
+    scored = read(data).map_batches(
+        RubricScorer, fn_constructor_kwargs={"rubric_path": rubric, "rubric": name, "judge": judge},
+        compute=ray.data.ActorPoolStrategy(size=actors), batch_size=batch, batch_format="numpy")
+    partial = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    counts = {"rows": 0, "valid": 0, "reward_sum": 0.0}
+    with open(partial, "w", encoding="utf-8") as f:
+        for row in scored.iter_rows():
+            line = _line(dict(row))
+            counts["rows"] += 1
+            if line["reward"] is not None:
+                counts["valid"] += 1
+                counts["reward_sum"] += line["reward"]
+            f.write(json_line(line))
+    partial.replace(out)
+    return counts
+
+
+def _line(row: dict) -> dict:
+    """An output line as `rubricc score` writes one: the input's columns, `reward` (null when
+    there is none), `items` and `error` when there is one."""
+    items = {k[len(ITEM_PREFIX):]: finite(_plain(row.pop(k))) for k in list(row)
+             if k.startswith(ITEM_PREFIX)}
+    valid, error = bool(row.pop("valid")), str(row.pop("error") or "")
+    reward = finite(float(row.pop("reward")))
+    line = {k: _plain(v) for k, v in row.items()} | {"reward": reward if valid else None,
+                                                      "items": items}
+    return line | ({"error": error} if error else {})

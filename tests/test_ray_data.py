@@ -68,3 +68,22 @@ def test_a_pandas_batch_comes_back_as_pandas():
     assert isinstance(out, pd.DataFrame)
     assert list(out["reward"].fillna(-1)) == [0.0, 1.0, 1.0, 0.0, 1.0, -1.0]
     assert list(out["valid"]) == [True] * 5 + [False]
+
+
+def test_score_on_ray_writes_what_score_writes(local_ray, tmp_path):
+    import json
+
+    from rubricc.cli import main
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows(30)))
+    plain, on_ray = tmp_path / "plain.jsonl", tmp_path / "ray.jsonl"
+    assert main(["score", ARITH, str(data), "--out", str(plain)]) == 1  # row 5 has no reward
+    assert main(["score", ARITH, str(data), "--out", str(on_ray), "--ray", "local",
+                 "--actors", "1", "--batch", "8"]) == 1  # the module's Ray has 2 CPUs
+    want = [json.loads(x) for x in plain.read_text().splitlines()]
+    got = [json.loads(x) for x in on_ray.read_text().splitlines()]
+    assert [g["answer"] for g in got] == [w["answer"] for w in want]  # in the input's order
+    assert [g["reward"] for g in got] == [w["reward"] for w in want]
+    assert [g["items"] for g in got[:5]] == [w["items"] for w in want[:5]]
+    assert "answer" in got[5]["error"]
