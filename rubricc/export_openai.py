@@ -30,9 +30,9 @@ from rubricc import nodes as n
 from rubricc.builtins import counts as _counts
 from rubricc.builtins import degenerate as _degenerate
 from rubricc.checked_rubric import SET_KINDS, Checked, ItemInfo, fold_number
-from rubricc.diagnostics import CompileError, Diagnostic, error, warning
+from rubricc.diagnostics import Diagnostic, error, warning
 from rubricc.judges import compiled_template, template_columns
-from rubricc.pipeline import front
+from rubricc.pipeline import choose, front
 
 DEFAULT_MODEL = "gpt-4o-2024-08-06"
 RESPONSE = "{{ sample.output_text }}"
@@ -107,16 +107,7 @@ def export_file(path: str | Path, name: str | None = None, partial: bool = False
                 model: str = DEFAULT_MODEL) -> tuple[Export, dict]:
     """Export one rubric of a file; raises CompileError when the rubric does not compile."""
     result = front(path)
-    if not result.ok:
-        raise CompileError(result.diagnostics, result.program.sources)
-    names = [c.name for c in result.rubrics]
-    if name is None and len(names) > 1:
-        raise ValueError(f"the file defines {len(names)} rubrics ({', '.join(names)}): "
-                         "choose one with --name")
-    chosen = [c for c in result.rubrics if name in (None, c.name)]
-    if not chosen:
-        raise ValueError(f"no rubric named {name!r} (the file defines: {', '.join(names) or 'none'})")
-    return export(chosen[0], partial=partial, model=model), result.program.sources
+    return export(choose(result, name), partial=partial, model=model), result.program.sources
 
 
 def export(checked: Checked, partial: bool = False, model: str = DEFAULT_MODEL) -> Export:

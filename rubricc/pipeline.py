@@ -81,6 +81,16 @@ def compile(path_or_text: str | Path, rubric: str | None = None, name: str | Non
     diagnostic when the rubric has errors.
     """
     result = front(path_or_text, name)
+    checked = choose(result, rubric)
+    scorer = build(checked)
+    scorer.sources = result.program.sources
+    scorer.provenance = provenance(result.program, checked)
+    return scorer
+
+
+def choose(result: Front, rubric: str | None) -> Checked:
+    """The one rubric of a file that compiled, or `rubric` of several; CompileError with every
+    diagnostic when the file has errors, ValueError when the choice is missing or unknown."""
     if not result.ok:
         raise CompileError(result.diagnostics, result.program.sources)
     names = [c.name for c in result.rubrics]
@@ -90,10 +100,7 @@ def compile(path_or_text: str | Path, rubric: str | None = None, name: str | Non
     chosen = [c for c in result.rubrics if rubric in (None, c.name)]
     if not chosen:
         raise ValueError(f"no rubric named {rubric!r} (the file defines: {', '.join(names) or 'none'})")
-    scorer = build(chosen[0])
-    scorer.sources = result.program.sources
-    scorer.provenance = provenance(result.program, chosen[0])
-    return scorer
+    return chosen[0]
 
 
 def provenance(program: Program, checked: Checked) -> dict:
