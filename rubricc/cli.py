@@ -546,14 +546,18 @@ def cmd_explain(args) -> int:
     from rubricc.explain import explain_row
 
     scorer = load_scorer(args.rubric, args.name)
-    rows = {r.line: r for r in read_jsonl(args.data)}  # by file line, as row errors number them
-    if args.row not in rows:
-        last = max(rows, default=0)
+    found, last = None, 0  # rows by file line, as row errors number them; read up to the one asked
+    for r in read_jsonl(args.data):
+        last = r.line
+        if r.line >= args.row:
+            found = r if r.line == args.row else None
+            break
+    if found is None:
         where = f"line {args.row} is blank" if 1 <= args.row <= last else \
             f"--row must be a line between 1 and {last}"
         err.print(f"rubricc: {args.data}: {where}", markup=False, soft_wrap=True)
         return 1
-    row = validate(rows[args.row], scorer.inputs_of(rows[args.row].data), args.data)
+    row = validate(found, scorer.inputs_of(found.data), args.data)
     if row.problem:
         err.print(row.problem, markup=False, soft_wrap=True)
         return 1

@@ -250,3 +250,20 @@ def test_score_records_its_rubric_and_resume_refuses_rows_scored_by_a_changed_on
     rubric.write_text(rubric.read_text().replace("# ", "#  ", 1))  # any change to the rubric's text
     assert main(["score", str(rubric), str(data), "--out", str(out), "--resume"]) == 1
     assert "its rows would mix two rewards; score again without --resume" in capsys.readouterr().err
+
+
+def test_explain_reads_the_file_only_up_to_its_row(tmp_path, monkeypatch, capsys):
+    import rubricc.cli as cli
+
+    data = tmp_path / "in.jsonl"
+    arith_rows(data, 1000)
+    read = []
+
+    def counted(path):
+        for row in read_jsonl(path):
+            read.append(row.line)
+            yield row
+
+    monkeypatch.setattr(cli, "read_jsonl", counted)
+    assert main(["explain", ARITH, str(data), "--row", "3"]) == 0
+    assert read == [1, 2, 3]  # not the 997 rows after it
