@@ -4,8 +4,8 @@ row with no answer (the gate fails: `correct` has no value) and one that cannot 
 ground truth: `math_equal` errors).
 
 verl and OpenRLHF are not installed here: their functions are called the way the framework's
-own code calls them (the source each test cites). verifiers runs for real where it is installed
-(a side environment: it pins openai<3), and is skipped otherwise.
+own code calls them (the source each test cites). verifiers runs for real: the dev extra installs
+0.3 (0.4 has another API and pins openai<3); it is skipped only where verifiers is absent.
 """
 
 from __future__ import annotations
