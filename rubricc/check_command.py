@@ -158,8 +158,7 @@ def check_manifest(folder: Path) -> FileReport:
 
 def _line_span(source: Source, line: int):
     """The whole of line `line` (from 1) of `source`, or its start when the line is unknown."""
-    lines = source.text.split("\n")
-    if not 1 <= line <= len(lines):
+    if not 1 <= line <= len(source.line_starts):
         return source.span(0, 0)
-    start = sum(len(x) + 1 for x in lines[:line - 1])
-    return source.span(start, start + max(1, len(lines[line - 1])))
+    start = source.line_starts[line - 1]
+    return source.span(start, start + max(1, len(source.line_text(line))))

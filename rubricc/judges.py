@@ -201,8 +201,7 @@ def template_problems(text: str, columns: tuple[str, ...] = ()) -> list[Template
         compiled_template(text)  # parses, and checks that every filter and test exists
     except jinja2.TemplateSyntaxError as exc:
         return [_not_compiled(exc, env)]
-    used = jinja2.meta.find_undeclared_variables(env.parse(text))
-    unknown = used - set(TEMPLATE_VARIABLES) - set(columns) - set(env.globals)  # `range`, ...
+    unknown = set(template_columns(text)) - set(columns)  # `range`, `dict`, ... are given
     return [_not_given(name, columns) for name in sorted(unknown, key=text.find)]
 
 

@@ -81,12 +81,18 @@ def pinned_verdicts(scorer: Scorer, test: n.Test, row: dict) -> tuple[dict, list
     and the pins that could not be placed."""
     verdicts: dict = {}
     problems: list[str] = []
+    texts_of: dict[str, list[str] | V.Failed] = {}  # each item's criteria, read once if needed
     for v in (v for stmt in test.body if isinstance(stmt, n.Given) for v in stmt.verdicts):
         value, key = constant(v.value), None if v.key is None else constant(v.key)
         if key is None and not isinstance(value, list):
             verdicts[v.name] = float(value)
             continue
-        texts = criteria_texts(scorer, v.name, row)
+        if isinstance(key, str):  # by text: the row's criteria are not needed
+            texts = []
+        elif v.name in texts_of:
+            texts = texts_of[v.name]
+        else:
+            texts = texts_of[v.name] = criteria_texts(scorer, v.name, row)
         pins = dict(enumerate(value)) if key is None else {key: value}
         if not isinstance(verdicts.get(v.name), dict):
             verdicts[v.name] = {}
