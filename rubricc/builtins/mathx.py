@@ -20,6 +20,7 @@ Three checks, any of which may say yes, after one that may say no:
 
 import re
 
+from rubricc.builtins.mathx_forms import choice_of, chosen, imaginary_j, written_out
 from rubricc.builtins.mathx_sympy import sympy_equal
 from rubricc.builtins.mathx_units import spell_percent, units_agree
 from rubricc.builtins.mathx_verify import rounded_equal, verify_equal
@@ -52,7 +53,9 @@ def warm_up() -> None:
 
 
 @builtin(heavy=True)
-def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
+def math_equal(
+    pred: str | None, gold: str, tolerance: float = 1e-9, approximate: bool = False
+) -> bool:
     r"""True when the predicted answer is mathematically the gold answer (sympy, LaTeX-aware).
 
     Understands `\frac`, `\sqrt`, `\pi`, `^`, implicit products (`2x`), `x = 3` against `3`,
@@ -74,7 +77,10 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
         return False
     if _hedges(pred, gold):
         return False
-    pred, gold = spell_percent(pred), spell_percent(gold)
+    letter = choice_of(gold)
+    if letter is not None and (picked := chosen(pred)) is not None:
+        return picked == letter
+    pred, gold = imaginary_j(written_out(spell_percent(pred)), written_out(spell_percent(gold)))
     if not units_agree(pred, gold):
         return False
     if sympy_equal(pred, gold, tolerance):
@@ -82,4 +88,4 @@ def math_equal(pred: str | None, gold: str, tolerance: float = 1e-9) -> bool:
     words = _WORDS.fullmatch(pred.strip()) and _WORDS.fullmatch(gold.strip())
     if words:
         return False
-    return verify_equal(pred, gold, tolerance) or rounded_equal(pred, gold)
+    return verify_equal(pred, gold, tolerance) or rounded_equal(pred, gold, approximate)

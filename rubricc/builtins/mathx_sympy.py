@@ -50,6 +50,7 @@ _GREEK = set(
 )
 _FUNCTIONS = {"sqrt": sympy.sqrt, "log": sympy.log, "exp": sympy.exp, "sin": sympy.sin,
               "cos": sympy.cos, "tan": sympy.tan, "pi": sympy.pi, "oo": sympy.oo}  # fmt: skip
+_CONSTANTS = {"e": sympy.E, "i": sympy.I}
 _SAFE_CODE = re.compile(r"[A-Za-z0-9\s.+\-*/^()!]*")
 # sympy computes `n!` even unevaluated, so only a small literal or a symbol may take a factorial.
 _SMALL_FACTORIAL = re.compile(r"(?:(?<![\d.])\d{1,3}|[A-Za-z])!")
@@ -291,7 +292,8 @@ def _argument(latex: str, start: int) -> tuple[str, int]:
 def _bind_names(code: str) -> tuple[str, dict[str, object]]:
     """The code with every name made safe, and what each name means to sympy.
 
-    Known functions and constants keep their meaning, `e` is Euler's number, Greek letters and
+    Known functions and constants keep their meaning, `e` is Euler's number and `i` the imaginary
+    unit (`mathx_forms.imaginary_j` turns a reference's `j` into `i`), Greek letters and
     single letters are symbols, and any other word is split into single-letter symbols (`xy`).
     """
     names: dict[str, object] = {}
@@ -306,7 +308,7 @@ def _bind_names(code: str) -> tuple[str, dict[str, object]]:
             names[safe] = sympy.Symbol(text)
             return safe
         for letter in text:
-            names[letter] = sympy.E if letter == "e" else sympy.Symbol(letter)
+            names[letter] = _CONSTANTS.get(letter) or sympy.Symbol(letter)
         return " ".join(text)
 
     return re.sub(r"[A-Za-z]+", bind, code), names

@@ -11,15 +11,17 @@ since the worker pool enforces the deadline, and corrects it where it is too gen
 - Text that would build a giant number (`9^{9^9}`, `10000!`) is not handed over at all.
 
 `rounded_equal` is the one place rounding is allowed: a prediction that writes its numbers as
-decimals to at least `ROUNDED_PLACES` places matches an exact gold answer that rounds to them
-(`0.3333` for `\frac{1}{3}`), as a person marking the answer would; `1/2^{99}` is not a decimal
-and still differs from `1/2^{98}`.
+decimals to at least `ROUNDED_PLACES` places matches an exact rational gold answer that rounds to
+them (`0.3333` for `\frac{1}{3}`), as a person marking the answer would, and an irrational one
+(`1.41421` for `\sqrt{2}`) only when asked; `1/2^{99}` is not a decimal and still differs from
+`1/2^{98}`.
 """
 
 import logging
 import re
 
 import sympy
+from sympy.logic.boolalg import BooleanAtom
 
 from rubricc.builtins.mathx_sympy import numbers_close
 
@@ -60,13 +62,18 @@ def verify_equal(pred: str, gold: str, tolerance: float) -> bool:
     return not _numbers_apart(golds[0], preds[0], tolerance)
 
 
-def rounded_equal(pred: str, gold: str) -> bool:
+def rounded_equal(pred: str, gold: str, irrational: bool = False) -> bool:
     r"""Does `pred`, written as decimals to at least `ROUNDED_PLACES` places, round `gold`?
+
+    A rational gold may always be rounded (`0.3333` for `\frac{1}{3}`: the decimal of 1/3 never
+    ends); an irrational one (`\sqrt{2}`, `\pi`) only when `irrational` is true.
 
     >>> rounded_equal("0.3333", r"\frac{1}{3}"), rounded_equal(r"(0.6,2.6667]", r"(\frac35,\frac83]")
     (True, True)
     >>> rounded_equal("0.33", r"\frac{1}{3}"), rounded_equal("0.3334", r"\frac{1}{3}")
     (False, False)
+    >>> rounded_equal("1.41421", r"\sqrt{2}"), rounded_equal("1.41421", r"\sqrt{2}", irrational=True)
+    (False, True)
     """
     from math_verify import verify
 
@@ -79,8 +86,19 @@ def rounded_equal(pred: str, gold: str) -> bool:
     golds, preds = parse_answer(gold), parse_answer(pred)
     if not golds or not preds or _set_against_pair(gold, golds[0], pred, preds[0]):
         return False
+    if not irrational and not _rational(golds[0]):
+        return False
     return verify(golds, preds, float_rounding=min(rounded), allow_set_relation_comp=True,
                   timeout_seconds=None)
+
+
+def _rational(value: object) -> bool:
+    """Is every number in the value (a number, interval, tuple, set or matrix) rational?"""
+    if isinstance(value, sympy.Expr) and value.is_number:
+        return value.doit().is_rational is True
+    if isinstance(value, sympy.Basic):
+        return all(_rational(arg) for arg in value.args if not isinstance(arg, BooleanAtom))
+    return False
 
 
 def parse_answer(text: str) -> list:
