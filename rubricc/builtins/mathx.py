@@ -1,6 +1,9 @@
 r"""Math answer equivalence: `math_equal`.
 
-Three checks, any of which may say yes, after one that may say no:
+First both answers are read as a grader reads them by eye (mathx_forms): Unicode math, mixed
+numbers, repeating decimals, a reference's `j` as `i`, solutions written as equations; a
+reference that is one option letter is matched by the letter the prediction chooses. Then three
+checks, any of which may say yes, after one that may say no:
 
 1. `units_agree` (mathx_units): when both answers end on a unit, the units must match
    (`28 percent` is first written `28\\%`).
@@ -10,7 +13,8 @@ Three checks, any of which may say yes, after one that may say no:
    unions, relations, matrices and whole solutions (the answer is extracted from a long reference),
    with numbers held to `tolerance` instead of its rounding to 6 decimals.
 4. `rounded_equal` (mathx_verify): a prediction written as decimals to 4 or more places matches
-   the exact gold it rounds to (`0.3333` for `\\frac{1}{3}`).
+   the exact rational gold it rounds to (`0.3333` for `\\frac{1}{3}`), and an irrational one
+   (`1.41421` for `\\sqrt{2}`) only with `approximate`.
 
 >>> math_equal(r"\dfrac12", "0.5"), math_equal("x = 3", "3"), math_equal("(1,2)", "(2,1)")
 (True, True, False)
@@ -61,17 +65,29 @@ def math_equal(
     Understands `\frac`, `\sqrt`, `\pi`, `^`, implicit products (`2x`), `x = 3` against `3`,
     `50\%` against `50`, `1,000` against `1000`, tuples (ordered), `\{...\}` sets or bare lists
     (unordered), intervals and their unions, inequalities, equations and matrices. Word answers
-    compare as normalized text ("A" equals "(A)"). Numbers are equal within `tolerance`, relative
-    to the larger one; a prediction written as decimals to 4 or more places also matches the exact
-    gold it rounds to (`0.3333` for `1/3`, not `0.33`). Units must match when both sides have one (`5 cm` is not `5 m`, but equals
-    `5`). A prediction that offers alternatives (`8 \\text{ or } 9`, `x = 7 \\lor x = 8`, `7 \\pm 1`)
-    never equals a gold that is one answer. A prediction over 2,000 characters is no answer. The gold may be a whole solution: its last `\boxed{}` or final math is the answer.
-    A missing prediction is never equal.
+    compare as normalized text ("A" equals "(A)"); a gold that is one option letter equals a
+    prediction that chooses it (`I pick option B.`, `The answer is (C) 7`). Answers are read as
+    people write them: `−3`, `x²`, `√2`, `½`; mixed numbers (`2\frac{3}{4}`, `2 3/4` are 11/4);
+    repeating decimals (`0.\overline{6}`, `0.(6)`, `0.666...`); `i` as the imaginary unit (`j` too
+    where the gold writes it); solutions as equations (`y = 2 or y = -3` equals `-3, 2`).
+    Numbers are equal within `tolerance`, relative to the larger one; a prediction written as
+    decimals to 4 or more places also matches the exact rational gold it rounds to (`0.3333` for
+    `1/3`, not `0.33`), and an irrational one (`1.41421` for `\sqrt{2}`) only when `approximate`
+    is true: off by default, since a policy that learns decimals for closed forms games the
+    reward. Units must match when both sides have one (`5 cm` is not `5 m`, but equals `5`). A
+    prediction that offers alternatives (`8 \\text{ or } 9`, `x = 7 \\lor x = 8`, `7 \\pm 1`)
+    never equals a gold that is one answer. A prediction over 2,000 characters is no answer. The
+    gold may be a whole solution: its last `\boxed{}` or final math is the answer. A missing
+    prediction is never equal.
 
     >>> math_equal(r"\sqrt{2}/2", r"1/\sqrt{2}"), math_equal("3", "4"), math_equal(None, "1")
     (True, False, False)
     >>> math_equal(r"\{3, 1\}", r"\{1,3\}"), math_equal(r"\pi", "3.14"), math_equal("(A)", "A")
     (True, False, True)
+    >>> math_equal("2 3/4", "11/4"), math_equal("1.41421", r"\sqrt{2}")
+    (True, False)
+    >>> math_equal("1.41421", r"\sqrt{2}", 1e-9, True), math_equal("I pick option B.", r"\text{(B)}")
+    (True, True)
     """
     if pred is None or not pred.strip() or len(pred) > MAX_ANSWER:
         return False

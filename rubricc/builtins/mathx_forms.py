@@ -30,6 +30,7 @@ _CHARACTERS = {"−": "-", "–": "-", "×": r"\times ", "÷": r"\div ", "·": r
 _ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]|\\[A-Za-z]+|\()")
 _SCRIPTED = re.compile(r"[^\x00-\x7f]+")
 _MARK = {"super": "^", "sub": "_"}
+_PLAIN = {"wide", "font", "compat"}  # full-width `１２`, math italic `𝑥`: the plain character
 
 _BARE = re.compile(r"^\s*\$*\s*(.*?)\s*\$*\s*\.?\s*$", re.S)
 _SPACE = r"(?:\s|~|\\[,;:! ])*"
@@ -53,14 +54,20 @@ _CONNECTIVE = re.compile(
 _IN_SET = re.compile(rf"^{_VARIABLE}\s*\\in\s*(?:\\\{{|\\lbrace|\{{)(.*?)(?:\\\}}|\\rbrace|\}})$")
 _IS = re.compile(r"^(?P<name>[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*=(?!=)\s*(?P<value>.+)$")
 
+_PM = re.compile(r"\\pm(?![A-Za-z])")
 _LONE_J = re.compile(r"(?<![A-Za-z\\])j(?![A-Za-z])")
 _LONE_I = re.compile(r"(?<![A-Za-z\\])i(?![A-Za-z])")
 
 _LETTER = re.compile(r"^\s*\(?\s*([A-Z])\s*\)?\s*\.?\s*$")
 _WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\s*\{([^{}]*)\}|\*\*|\$")
-_MARKED = re.compile(r"\(([A-Za-z])\)|\b(?i:option|choice|answer)\s*(?:is\s*)?:?\s*\(?([A-Z])\b")
+# Where a letter is chosen: leading the answer (`B`, `(B) 12`, `B. 12`), or after a word that
+# chooses (`option B`, `the answer is (C) 7`, `I pick B`).
+_CHOSEN = re.compile(
+    r"^\s*(?:\(([A-Za-z])\)|([A-Z])\b\)?(?![^\s).:])(?!\s+[a-z]))"
+    r"|\b(?i:option|choice|answer|is|pick|choose|chose|select)\s*:?\s*\(?([A-Z])\b\)?"
+)
 _LEADING = re.compile(r"^\s*\(?([A-Z])[).:](?:\s+(?P<text>\S.*))?$", re.S)
-_LONE = re.compile(r"(?<![\w\\])([A-Z])(?![\w])(?!\s+[a-z])")
+_NAMED = re.compile(r"\(([A-Za-z])\)|(?<![\w\\])([A-Z])(?!\w)(?!\s+[a-z])")
 
 
 def written_out(answer: str) -> str:
@@ -69,7 +76,7 @@ def written_out(answer: str) -> str:
     >>> written_out("2½"), written_out("x²"), written_out(r"-2\frac{1}{2}"), written_out("0.(6)")
     ('\\frac{5}{2}', 'x^{2}', '-\\frac{5}{2}', '\\frac{2}{3}')
     >>> written_out(r"x = 2 \text{ or } x = -3"), written_out("2 3/4"), written_out("2 * 3/4")
-    ('2, -3', '\\frac{11}{4}', '2 * 3/4')
+    ('\\{2, -3\\}', '\\frac{11}{4}', '2 * 3/4')
     """
     text = repeating_decimal(unicode_math(answer))
     bare = _one_answer(text)
@@ -136,6 +143,8 @@ def _scripted(found: re.Match[str]) -> str:
         if kind in _MARK:
             mark = kind
             script.append("-" if chr(int(code, 16)) in "−-" else chr(int(code, 16)))
+        elif kind in _PLAIN and code and " " not in code:
+            out.append(chr(int(code, 16)))
         elif kind == "fraction":
             numerator, denominator = (
                 "".join(chr(int(c, 16)) for c in part.split()) for part in code.split("2044")
@@ -211,36 +220,52 @@ def _latex(value: Fraction) -> str:
 
 
 def solution_list(answer: str) -> str:
-    r"""Solutions written as equations or set membership, as a bare list (compared as a set).
+    r"""Solutions written as equations, set membership or `\pm`, as a set: `x = 2 \text{ or } x = -3`
+    is `\{2, -3\}`, which equals `-3, 2` but not the point `(2, -3)`.
 
     One variable only: `x = 1, y = 2` is a point, and stays as written.
 
     >>> solution_list(r"x_1 = 2, x_2 = -3"), solution_list(r"x \in \{2, -3\}"), solution_list("x=1, y=2")
-    ('2, -3', '\\{2, -3\\}', 'x=1, y=2')
+    ('\\{2, -3\\}', '\\{2, -3\\}', 'x=1, y=2')
+    >>> solution_list(r"x = 1 \pm \sqrt{2}"), solution_list("1, 2")
+    ('\\{1 + (\\sqrt{2}), 1 - (\\sqrt{2})\\}', '1, 2')
     """
     in_set = _IN_SET.match(answer)
     if in_set is not None:
         return rf"\{{{in_set.group(1).strip()}\}}"
     parts = _top_level_split(answer)
-    if len(parts) < 2:
-        return answer
     named = [_IS.match(part) for part in parts]
     names = {found.group("name") for found in named if found is not None}
-    if len(names) != 1 or named[0] is None:
+    values = [found.group("value").strip() if found else part for found, part in zip(named, parts)]
+    signs = [_plus_minus(value) for value in values]
+    if len(names) > 1 or names and named[0] is None or not names and not any(signs):
         return answer
-    values = [found.group("value") if found else part for found, part in zip(named, parts)]
     if any("=" in value or not value for value in values):
         return answer
-    return ", ".join(value.strip() for value in values)
+    values = [one for value, signed in zip(values, signs) for one in signed or [value]]
+    return rf"\{{{', '.join(values)}\}}" if len(values) > 1 else answer
+
+
+def _plus_minus(value: str) -> list[str] | None:
+    r"""`a \pm b` as its two values, or None when the value holds no `\pm` outside brackets."""
+    found = [m for m in _PM.finditer(value) if _depth(value[: m.start()]) == 0]
+    if len(found) != 1:
+        return None
+    before, after = value[: found[0].start()].strip(), value[found[0].end() :].strip()
+    if not after:
+        return None
+    return [f"{before} + ({after})", f"{before} - ({after})"] if before else [after, f"-({after})"]
+
+
+def _depth(text: str) -> int:
+    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
 
 
 def _top_level_split(text: str) -> list[str]:
     r"""The text split at connectives (`,`, `or`, `and`, `\quad`) outside brackets."""
     parts, start = [], 0
     for found in _CONNECTIVE.finditer(text):
-        before = text[: found.start()]
-        depth = sum(before.count(c) for c in "([{") - sum(before.count(c) for c in ")]}")
-        if depth == 0 and found.start() >= start:
+        if _depth(text[: found.start()]) == 0 and found.start() >= start:
             parts.append(text[start : found.start()])
             start = found.end()
     return [part.strip() for part in parts + [text[start:]]]
@@ -269,15 +294,18 @@ def choice_of(gold: str) -> str | None:
 
 
 def chosen(pred: str) -> str | None:
-    r"""The one option letter a response names, or none when it names none or several.
+    r"""The one option letter a response chooses: it leads the answer or follows a word that
+    chooses, and the response names no other letter. None when it chooses none or names several.
 
     >>> chosen("I pick option B."), chosen("The answer is (C) 7"), chosen("B) 12"), chosen("A, B")
     ('B', 'C', 'B', None)
+    >>> chosen("none of these (C) unknown"), chosen("A good guess is B"), chosen("(b)")
+    (None, 'B', 'B')
     """
     text = _unwrapped(pred)
-    letters = {(m.group(1) or m.group(2)).upper() for m in _MARKED.finditer(text)}
-    letters |= {m.group(1) for m in _LONE.finditer(text) if m.group(1) != "I"}
-    return letters.pop() if len(letters) == 1 else None
+    picked = {next(filter(None, m.groups())).upper() for m in _CHOSEN.finditer(text)}
+    named = {(m.group(1) or m.group(2)).upper() for m in _NAMED.finditer(text)} - {"I"}
+    return picked.pop() if len(picked) == 1 and named <= picked else None
 
 
 def _unwrapped(text: str) -> str:

@@ -309,7 +309,7 @@ def _bind_names(code: str) -> tuple[str, dict[str, object]]:
             return safe
         for letter in text:
             names[letter] = _CONSTANTS.get(letter) or sympy.Symbol(letter)
-        return " ".join(text)
+        return " " * (text[0] in "jJ") + " ".join(text)  # `3j` would be Python's complex 3i
 
     return re.sub(r"[A-Za-z]+", bind, code), names
 
