@@ -37,8 +37,9 @@ _BRACKET_SPANS = r"\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
 # Matched whole, once, and split by `_candidates`; without this, the search tried the same run
 # again from each group (`1,111,111,...,`: quadratic, 22 s at 80 KB).
 _BROKEN_COMMA_GROUPS = r"(?P<commas>(?<![\d.])-?\d{1,3}+(?:,\d{3})++(?=[\d,]))"
+# `−` (U+2212) is a minus sign too: "The answer is −3." is not 3.
 _NUMBER = (
-    r"((?<![\d.])-?(?:\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
+    r"((?<![\d.])[-−]?(?:\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
     r"(?:/\d+(?:\.\d+)?)?)"
 )
 _MATH_OR_NUMBER = re.compile(
@@ -77,6 +78,10 @@ _ANSWER_MARK = re.compile(r"\d|\\(?:boxed|fbox)|\$")
 _FINAL_PHRASE = re.compile(r"(?i)final answer")
 # A whole response that is one answer and nothing else: a number, or one token of math.
 _LONE_ANSWER = re.compile(r"-?(?:\d{1,3}(?: \d{3})+|\d+,\d\d|\d*\.\d+)|[^\s=]{1,40}")
+# A multiple-choice answer: `(C)`, `C) 7` or `option C` leading an answer; `option C`, `choose C`
+# and the like anywhere in a response with no math (not a bare `(C)`: "none of these (C) unknown" names none).
+_OPTION = re.compile(r"\(([A-Z])\)|^\s*([A-Z])\)|\b(?i:option|choice)\s+\(?([A-Z])\b\)?")
+_NAMED_OPTION = re.compile(r"\b(?i:option|choice|choose|pick|select)\s+\(?[A-Z]\b\)?")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _SPACES = re.compile(r"\s*")
 _BOX_TOKEN = re.compile(r"[^\s$]+")
@@ -337,8 +342,9 @@ def final_answer(text: str) -> str | None:
     math is the answer whole (`1 000`, `\frac{10}{9}`). The fallback is the last `$...$`/`\(...\)`
     span or number (`1,234`, `2,74`, `.4`), with the candidates before it that only connectives
     separate (`7 or 8` gives the list `7, 8`, never `8` alone); delimiters and a trailing period
-    are removed. Gives none when the text holds no candidate, or when it takes its answer back
-    with nothing after ("\boxed{8}. Wait, that is wrong.").
+    are removed. A multiple-choice answer is kept with its letter ("The answer is (C) 7" gives
+    `(C) 7`; "I pick option B." gives `option B`). Gives none when the text holds no candidate, or
+    when it takes its answer back with nothing after ("\boxed{8}. Wait, that is wrong.").
 
     >>> final_answer(r"so \boxed{7}. The answer is 8"), final_answer("The answer is $\\frac{1}{2}$.")
     ('7', '\\frac{1}{2}')
@@ -360,4 +366,13 @@ def final_answer(text: str) -> str | None:
     lone = text.strip()
     if _LONE_ANSWER.fullmatch(lone):
         return _strip_math(lone)
-    return _last_math_or_number(text)
+    for answer in (phrase, _strip_math(lone)):
+        if answer is not None and len(answer) <= 80 and _OPTION.match(answer):
+            return answer  # "The answer is (C) 7", "B) 12": the option, with its text
+    return _last_math_or_number(text) or _last_option(text)
+
+
+def _last_option(text: str) -> str | None:
+    """The last option a response without math names ("I pick option B." gives `option B`)."""
+    found = list(_NAMED_OPTION.finditer(text))
+    return found[-1].group(0).strip() if found else None
