@@ -25,7 +25,7 @@ checks, any of which may say yes, after one that may say no:
 import re
 
 from rubricc.builtins.mathx_forms import choice_of, chosen, imaginary_j, written_out
-from rubricc.builtins.mathx_sympy import sympy_equal
+from rubricc.builtins.mathx_sympy import sympy_verdict
 from rubricc.builtins.mathx_units import spell_percent, units_agree
 from rubricc.builtins.mathx_verify import rounded_equal, verify_equal
 from rubricc.builtins.registry import builtin
@@ -50,10 +50,24 @@ def _hedges(pred: str, gold: str) -> bool:
     return _HEDGE.search(pred) is not None and _HEDGE.search(gold) is None and "," not in gold
 
 
+# One answer of each shape math-verify's LaTeX parser meets: it learns its decisions as it parses
+# (an ANTLR prediction cache), so its first parse of each shape costs several times the later ones.
+_WARM_UP = [
+    (r"\frac{1}{2}", "$0.5$"), ("x^2 - 1", "(x - 1)(x + 1)"), (r"[0, 1)", r"x \in [0, 1)"),
+    (r"(-\infty, -2] \cup (3, \infty)", r"x \le -2 \text{ or } x > 3"), (r"-2 \le x \le 7", "[-2, 7]"),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 \\ 3 \end{pmatrix}"),
+    (r"\{1, 2\}", r"\{2, 3\}"), (r"y = 2x + 1", r"y = 2x + 3"), (r"\sqrt[3]{2} + \pi", r"e^{2}"),
+    (r"\sum_{k=1}^{n} k", r"\frac{n(n+1)}{2}"), (r"f(x) = \sin(x)", r"\cos x"), ("28\\%", "0.28"),
+    (r"So the answer is $\boxed{\frac{3}{4}}$.", r"\dfrac{3}{5}"), (r"90^\circ", r"\frac{\pi}{2}"),
+]
+
+
 def warm_up() -> None:
-    """Import sympy and math-verify and build its LaTeX parser: what a first call pays (seconds),
-    paid by each pool worker before it takes calls."""
-    math_equal(r"\frac{1}{2}", "$0.5$")
+    """Import sympy and math-verify, and parse one answer of each common shape: what a worker's
+    first calls would pay (seconds), paid by each pool worker before it takes calls."""
+    for pred, gold in _WARM_UP:
+        math_equal(pred, gold)
+        verify_equal(pred, gold, 1e-9)  # math-verify's parser, even where sympy decided
 
 
 @builtin(heavy=True)
@@ -99,9 +113,12 @@ def math_equal(
     pred, gold = imaginary_j(written_out(spell_percent(pred)), written_out(spell_percent(gold)))
     if not units_agree(pred, gold):
         return False
-    if sympy_equal(pred, gold, tolerance):
+    verdict = sympy_verdict(pred, gold, tolerance)
+    if verdict is True:
         return True
     words = _WORDS.fullmatch(pred.strip()) and _WORDS.fullmatch(gold.strip())
     if words:
         return False
-    return verify_equal(pred, gold, tolerance) or rounded_equal(pred, gold, approximate)
+    if verdict is None and verify_equal(pred, gold, tolerance):
+        return True
+    return rounded_equal(pred, gold, approximate)

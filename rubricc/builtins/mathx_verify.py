@@ -17,6 +17,7 @@ them (`0.3333` for `\frac{1}{3}`), as a person marking the answer would, and an 
 `1/2^{98}`.
 """
 
+import functools
 import logging
 import re
 
@@ -105,11 +106,18 @@ def parse_answer(text: str) -> list:
     r"""math-verify's reading of an answer: a bare answer as LaTeX, else what it extracts.
 
     A lone number goes to math-verify's number reader, which takes `1,22` as a decimal comma
-    (`sympy_equal` reads it as the list 1, 22; `math_equal` accepts either reading).
+    (`sympy_equal` reads it as the list 1, 22; `math_equal` accepts either reading). Readings are
+    cached by text: parsing is nearly all of math-verify's time, and a reference is compared with
+    each distinct answer of its group (and `rounded_equal` reads what `verify_equal` just read).
 
     >>> parse_answer("y = 2x + 1")[0], parse_answer(r"So $x = \frac{1}{2}$.")[0]
     (Eq(y, 2*x + 1), Eq(x, 1/2))
     """
+    return list(_parsed(text))
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed(text: str) -> tuple:
     from math_verify import parse
 
     text = _ESCAPED_RELATION.sub(r"\\", text.strip())
@@ -117,8 +125,8 @@ def parse_answer(text: str) -> list:
     if bare and not _PROSE.search(text) and not _NUMBER.fullmatch(text):
         as_latex = parse(f"${text}$", parsing_timeout=None)
         if as_latex and not isinstance(as_latex[0], str):
-            return as_latex
-    return parse(text, parsing_timeout=None)
+            return tuple(as_latex)
+    return tuple(parse(text, parsing_timeout=None))
 
 
 def _set_against_pair(gold: str, gold_value: object, pred: str, pred_value: object) -> bool:
