@@ -28,6 +28,8 @@ _CHARACTERS = {"−": "-", "–": "-", "×": r"\times ", "÷": r"\div ", "·": r
                "≥": r"\ge ", "≠": r"\ne ", "∈": r"\in ", "∪": r"\cup ", "∩": r"\cap ",
                "⁄": "/", "∛": r"\sqrt[3]", "θ": r"\theta ", "°": r"^\circ"}  # fmt: skip
 _ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]|\\[A-Za-z]+|\()")
+# `5 m²`, `3cm³`: a unit's power, kept with the unit (`5\text{ m}^{2}`), not a power of the number.
+_UNIT_POWER = re.compile(r"(\d)(?:\s+([A-Za-z]{1,6})|\s*(mm|cm|dm|km|m|ft|in|yd|mi))([²³])")
 _SCRIPTED = re.compile(r"[^\x00-\x7f]+")
 _MARK = {"super": "^", "sub": "_"}
 _PLAIN = {"wide", "font", "compat"}  # full-width `１２`, math italic `𝑥`: the plain character
@@ -101,10 +103,15 @@ def unicode_math(text: str) -> str:
     """
     if text.isascii():
         return text
-    text = _root(text)
+    text = _UNIT_POWER.sub(_unit_power, _root(text))
     for char, latex in _CHARACTERS.items():
         text = text.replace(char, latex)
     return _SCRIPTED.sub(_scripted, text)
+
+
+def _unit_power(found: re.Match[str]) -> str:
+    digit, spaced, short, power = found.groups()
+    return rf"{digit}\text{{ {spaced or short}}}^{{{'2' if power == '²' else '3'}}}"
 
 
 def _root(text: str) -> str:
