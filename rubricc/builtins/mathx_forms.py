@@ -48,7 +48,7 @@ _OVERLINE = re.compile(
     r"(?:\{\s*(?P<period>\d+)\s*\}|(?P<period1>\d))"
 )
 _PARENTHESES = re.compile(r"(?<![\d.])(?P<whole>\d*)\.(?P<fixed>\d*)\((?P<period>\d+)\)")
-_ELLIPSIS = re.compile(r"(?<![\d.])(?P<whole>\d*)\.(?P<digits>\d+)\s*(?:\.\.\.|…|\\[lc]?dots\b)")
+_ELLIPSIS = re.compile(r"(?<![\d.])(?P<whole>\d*)\.(?P<digits>\d{1,40})\s*(?:\.\.\.|…|\\[lc]?dots\b)")
 
 _CONNECTIVE = re.compile(
     r"\s*(?:,|;|\\quad|\\qquad|\\text\{\s*(?:or|and)\s*\}|\\lor|\\vee|\bor\b|\band\b)\s*"
