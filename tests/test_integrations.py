@@ -3,16 +3,21 @@ on rubrics/math/answer.rubric (`answer` as the ground truth), with a right answe
 row with no answer (the gate fails: `correct` has no value) and one that cannot be scored (no
 ground truth: `math_equal` errors).
 
-verl and OpenRLHF are not installed here: their functions are called the way the framework's
-own code calls them (the source each test cites). verifiers runs for real: the dev extra installs
-0.3 (0.4 has another API and pins openai<3); it is skipped only where verifiers is absent.
+OpenRLHF is not installed here: its functions are called the way its own code calls them (the
+source each test cites); so are verl's, and verl also runs for real in a virtual environment of
+its own (`.venv-verl`, made by `.ci/verl-venv`: verl 0.9 pins transformers<5.11 and antlr4 4.9,
+which the dev extra cannot hold); that test is skipped where `.venv-verl` is absent. verifiers
+runs for real: the dev extra installs 0.3 (0.4 has another API and pins openai<3); it is skipped
+only where verifiers is absent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import math
+import subprocess
 
 import numpy as np
 import pytest
@@ -65,6 +70,56 @@ def test_verl_batch_with_reward_kwargs_as_the_batch_reward_manager_calls_it() ->
                                  extra_infos=[{"rollout_reward_scores": {}} for _ in RESPONSES],
                                  **reward_kwargs)
     check_verl(results)
+
+
+def test_verl_per_sample_calls_from_many_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rubricc.integrations import verl
+
+    # verl/experimental/reward_loop/reward_manager/naive.py run_single runs a sync function in
+    # its executor, a thread per sample: one Scorer is called from many threads at once
+    def one(i: int) -> dict:
+        return verl.compute_score(data_source="math", solution_str=f"\\boxed{{{i}}}",
+                                  ground_truth=str(i + i % 2), extra_info={}, rubric=RUBRIC)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(32)))
+    assert [r["score"] for r in results] == [float(i % 2 == 0) for i in range(32)]
+    assert all(r["valid"] == 1.0 for r in results)
+
+
+VERL_PYTHON = ROOT / ".venv-verl" / "bin" / "python"
+
+
+@pytest.mark.skipif(not VERL_PYTHON.exists(), reason="verl runs in .venv-verl: make it with "
+                    ".ci/verl-venv (verl 0.9's pins cannot join the dev extra)")
+def test_verl_reward_managers_score_through_verl_itself(tmp_path) -> None:
+    # tests/verl_reward_paths.py tokenizes the rows into a DataProto and scores it through verl's
+    # naive and batch reward managers, its reward loop (Ray actor, sync function) and the reward
+    # loop's manager with compute_score_async, each loading us by `pkg://` as verl's trainer does
+    rows = [{"prompt": "What is 2+2? ", "response": r, "ground_truth": t}
+            for r, t in zip(RESPONSES, TRUTHS)]
+    rows.append({"prompt": "And 3+4?", "response": "first \\boxed{6}, no: \\boxed{7}",
+                 "ground_truth": "7"})
+    given = {"rows": rows, "reward_kwargs": {"rubric": RUBRIC, "ground_truth_column": "answer",
+                                             "fail_score": -1.0}}
+    out = tmp_path / "verl.json"
+    run = subprocess.run([str(VERL_PYTHON), str(ROOT / "tests" / "verl_reward_paths.py"), str(out)],
+                         input=json.dumps(given), capture_output=True, text=True, cwd=ROOT,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    got = json.loads(out.read_text())
+    ends = got["response_ends"]  # each row's last response token: its EOS
+    scores = [1.0, 0.0, 0.0, -1.0, 1.0]  # fail_score for the row that cannot be scored
+    for path in ("naive", "batch", "reward_loop", "reward_loop_async"):
+        assert got[path]["rewards"] == [[[end, s]] if s else [] for end, s in zip(ends, scores)], path
+        extra = got[path]["extra"]
+        assert set(extra) == {"score", "has_answer", "correct", "valid", "error"}, path
+        assert extra["score"] == scores, path
+        assert extra["correct"] == [*CORRECT, 1.0] and extra["valid"] == [1.0, 1.0, 1.0, 0.0, 1.0]
+        assert extra["has_answer"] == [1.0, 1.0, 0.0, 1.0, 1.0], path
+        assert extra["error"][3].startswith("math_equal") and extra["error"][0] == "", path
 
 
 def test_verl_async_scores_concurrent_samples_as_one_batch() -> None:
