@@ -166,6 +166,18 @@ def parser() -> argparse.ArgumentParser:
                     help="rubric files or folders (default: the current folder)")
     lk.set_defaults(run=cmd_lock)
 
+    w = sub.add_parser("view", help="look at score outputs, probe reports and training runs in "
+                       "a browser (docs/view.md)")
+    w.add_argument("paths", nargs="+", metavar="PATH", help="score outputs (.jsonl, .parquet), "
+                   "`check --format json` reports (.json) and training run folders")
+    w.add_argument("--rubric", action="append", default=[], metavar="RUBRIC",
+                   help="a rubric whose provenance matches an output's, to show each row's explain "
+                   "tree with its expressions (repeatable)")
+    w.add_argument("--port", type=int, help="the port on 127.0.0.1 (default: a free one)")
+    w.add_argument("--no-open", action="store_true", help="do not open a browser")
+    w.add_argument("--export", metavar="HTML", help="write one self-contained page instead of serving")
+    w.set_defaults(run=cmd_view)
+
     v = sub.add_parser("serve", help="serve rubrics as an HTTP reward server (docs/integrations.md)")
     v.add_argument("rubrics", nargs="+", metavar="RUBRIC",
                    help="rubric files, FILE#NAME for one of several (the first is the default)")
@@ -682,6 +694,24 @@ def cmd_serve(args) -> int:
     serve(args.rubrics, args.host, args.port, load_judge(args), max_batch=args.max_batch,
           max_wait=args.max_wait_ms / 1000, max_queue=args.max_queue,
           label_column=args.label_column)
+    return 0
+
+
+def cmd_view(args) -> int:
+    from rubricc.view.app import Viewer, serve
+    from rubricc.view.export import export
+    from rubricc.view.sources import Output, load
+
+    if not args.export:
+        serve(args.paths, args.rubric, args.port, open_browser=not args.no_open,
+              on_ready=lambda url: err.print(f"rubricc view: {url} (Ctrl-C stops it)", markup=False))
+        return 0
+    viewer = Viewer(load(args.paths, args.rubric))
+    rows = sum(len(s.frame) for s in viewer.sources.values() if isinstance(s, Output))
+    with progress() as bar:
+        task = bar.add_task("exporting", total=rows)
+        size = export(viewer, Path(args.export), lambda n: bar.advance(task, n))
+    out.print(f"wrote {args.export} ({size / 1e6:.1f} MB, {rows} rows)", markup=False)
     return 0
 
 

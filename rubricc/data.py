@@ -428,6 +428,35 @@ def parquet_schema(columns, lines: list[dict], items: list[str]):
     return pa.schema(fields + results)
 
 
+def read_scored(path: str | Path) -> list[dict]:
+    """Every row of a `rubricc score` output, JSONL or Parquet, as it was written (`criteria`
+    decoded again from the Parquet column's JSON text). A JSONL line that is not a JSON object is a
+    `ValueError` naming its line: a reader that dropped rows would count wrong."""
+    if is_parquet(path):
+        return [_parquet_read(line) for line in _pq().read_table(path).to_pylist()]
+    lines = []
+    with Path(path).open(encoding="utf-8") as f:
+        for number, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            try:
+                line = json.loads(text)
+            except ValueError as e:
+                raise ValueError(f"{path}:{number}: not a JSON object: {e}") from None
+            if not isinstance(line, dict):
+                raise ValueError(f"{path}:{number}: not a JSON object")
+            lines.append(line)
+    return lines
+
+
+def _parquet_read(line: dict) -> dict:
+    if isinstance(line.get("criteria"), str):
+        line["criteria"] = json.loads(line["criteria"])
+    elif "criteria" in line and line["criteria"] is None:
+        del line["criteria"]
+    return line
+
+
 def _parquet_row(line: dict) -> dict:
     if "criteria" in line:
         return line | {"criteria": json.dumps(line["criteria"])}
