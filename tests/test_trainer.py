@@ -418,6 +418,34 @@ def weights(folder) -> dict[str, bytes]:
     return {k: v.numpy().tobytes() for k, v in load_file(folder / "model.safetensors").items()}
 
 
+def test_held_out_prompts_are_scored_greedily_and_leave_training_as_it_was(task, tmp_path):
+    held = tmp_path / "held.jsonl"
+    rows = [{"prompt": f"Write the letter {c}", "letter": c} for c in "xyz"]
+    held.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    short = dict(steps=3, max_new_tokens=4)  # at most 4 characters: `ascii` stays within [0, 1]
+    plain = train(config(task, tmp_path / "plain", **short))
+    evaluated = train(config(task, tmp_path / "eval", **short, eval_data=str(held), eval_every=2))
+    assert weights(plain.final_dir) == weights(evaluated.final_dir)  # same rollouts, same updates
+    assert [r["step"] for r in evaluated.history if "eval/reward/mean" in r] == [2, 3]
+    last = evaluated.history[-1]
+    # the step-3 figures are the rubric's scores of the final policy's greedy completions
+    tokenizer = AutoTokenizer.from_pretrained(evaluated.final_dir)
+    model = AutoModelForCausalLM.from_pretrained(evaluated.final_dir)
+    texts = []
+    for r in rows:
+        ids = tokenizer(r["prompt"], return_tensors="pt").input_ids
+        out = model.generate(ids, do_sample=False, max_new_tokens=4,
+                             pad_token_id=tokenizer.pad_token_id)
+        texts.append(tokenizer.decode(out[0, ids.size(1):], skip_special_tokens=True))
+    batch = rubricc.compile(task / "toy.rubric").score_rows(
+        [r | {"response": t} for r, t in zip(rows, texts)])
+    assert last["eval/reward/mean"] == pytest.approx(batch.total.mean().item(), abs=1e-6)
+    assert last["eval/item/ascii/mean"] == pytest.approx(batch.values[:, 1].mean().item(), abs=1e-6)
+    assert last["eval/reward/valid_frac"] == 1.0
+    logged = [json.loads(line) for line in (tmp_path / "eval" / "metrics.jsonl").read_text().splitlines()]
+    assert logged[-1]["eval/reward/mean"] == last["eval/reward/mean"]
+
+
 def test_lora_trains_the_adapter_leaves_the_base_model_and_resumes(task, tmp_path):
     before = weights(task / "model")
     lora = LoraConfig(r=4, alpha=8, target_modules=["q_proj", "v_proj"])

@@ -138,6 +138,12 @@ class TrainConfig(BaseModel):
     """Keep only the newest this many checkpoints; unset, all."""
     log_every: int = Field(1, ge=1)
     """Log metrics (console, metrics.jsonl, TensorBoard) every this many steps."""
+    eval_data: str | None = None
+    """Held-out prompts, JSONL with the same columns as `data`: every `eval_every` steps and after
+    the last, each gets one greedy completion, scored by the rubric and logged with the step as
+    `eval/reward/mean`, `eval/reward/valid_frac` and `eval/item/NAME/mean` (main process only)."""
+    eval_every: int = Field(50, ge=1)
+    """Steps between held-out evaluations (with `eval_data`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -196,8 +202,8 @@ def _field_names(loc: tuple) -> list[str]:
 
 
 def _relative_to(folder: Path, config: TrainConfig) -> dict[str, str]:
-    update = {k: str(folder / v) for k in ("rubric", "data", "output_dir")
-              if not Path(v := getattr(config, k)).is_absolute()}
+    update = {k: str(folder / v) for k in ("rubric", "data", "output_dir", "eval_data")
+              if (v := getattr(config, k)) is not None and not Path(v).is_absolute()}
     if not Path(config.model).is_absolute() and (folder / config.model).exists():
         update["model"] = str(folder / config.model)
     return update

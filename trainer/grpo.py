@@ -19,6 +19,7 @@ Each step, on each process (torchrun gives each an equal share of the step's pro
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from contextlib import nullcontext
@@ -91,6 +92,7 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
     try:
         check_judge(config, scorer, judge)
         rows = load_prompts(config.data, scorer.inputs_of)
+        held_out = load_prompts(config.eval_data, scorer.inputs_of) if config.eval_data else []
         guard_against_hacks(config, scorer, rows, judge, procs.main)
         share = process_share(config, procs.world)  # prompts per process per step
         resumed = checkpoint.latest(config.output_dir) if resume else None
@@ -144,7 +146,8 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
 
             # 4. report
             done = step + 1
-            if done % config.log_every == 0 or done == config.steps:
+            evaluating = bool(held_out) and (done % config.eval_every == 0 or done == config.steps)
+            if done % config.log_every == 0 or done == config.steps or evaluating:
                 metrics = reward_metrics(rewards.names, every["values"], every["status"],
                                          every["total"], every["valid"], every["lengths"],
                                          every["truncated"], config.num_generations,
@@ -154,6 +157,9 @@ def train(config: TrainConfig, resume: bool = False, judge=None) -> TrainResult:
                                     "time/score_s": scored - generated,
                                     "time/update_s": updated - scored,
                                     "time/step_s": time.perf_counter() - began}
+                if evaluating and procs.main:
+                    metrics |= evaluate(policy, tokenizer, scorer, held_out, config, templated,
+                                        judge)
                 log.log(done, metrics)
             if done == config.steps or (config.save_every and done % config.save_every == 0):
                 rng = distributed.gather_objects(procs, checkpoint.rng_state())
@@ -246,6 +252,29 @@ def update(model, policy, reference, optimizer, scheduler, roll, advantages: tor
     if config.beta:
         stats["kl"] = sums["kl"] / tokens_in_loss
     return stats
+
+
+def evaluate(policy, tokenizer, scorer, rows: list[dict], config: TrainConfig, templated: bool,
+             judge) -> dict[str, float]:
+    """One greedy completion per held-out prompt, scored: the rubric's reward and items on prompts
+    the policy never trained on. Greedy draws nothing from the sampling generator, so a run with
+    held-out rows samples the same rollouts as one without."""
+    chunk = config.prompts_per_step * config.num_generations  # the rollouts' own batch size
+    parts = []
+    for i in range(0, len(rows), chunk):
+        batch = rows[i:i + chunk]
+        texts = prompt_texts(tokenizer, [r["prompt"] for r in batch], config.chat_template,
+                             config.system_prompt)
+        roll = generate(policy, tokenizer, texts, config, templated, greedy=True)
+        parts.append(score(scorer, batch, roll.texts, 1, judge))
+    values = torch.cat([p.values for p in parts])  # [N, K]
+    total, valid = torch.cat([p.total for p in parts]), torch.cat([p.valid for p in parts])
+    metrics = {"eval/reward/mean": total[valid].mean().item() if valid.any() else math.nan,
+               "eval/reward/valid_frac": valid.float().mean().item()}
+    for k, name in enumerate(parts[0].names):
+        ran = values[:, k][~values[:, k].isnan()]
+        metrics[f"eval/item/{name}/mean"] = ran.mean().item() if ran.numel() else math.nan
+    return metrics
 
 
 def gather_step(procs, rewards, roll) -> dict[str, torch.Tensor]:

@@ -130,7 +130,8 @@ def console_line(r: dict, steps: int) -> str:
             f"hacks multi {f('hack/several_answers_frac', '.2f')} loop {f('hack/loop_frac', '.2f')} "
             f"len x{f('hack/length_growth', '.2f')} | "
             f"gen {f('time/generate_s', '.2f')}s score {f('time/score_s', '.2f')}s "
-            f"update {f('time/update_s', '.2f')}s")
+            f"update {f('time/update_s', '.2f')}s"
+            + (f" | held-out reward {f('eval/reward/mean')}" if "eval/reward/mean" in r else ""))
 
 
 def plot(history: list[dict], path: Path) -> Path:

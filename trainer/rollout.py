@@ -58,17 +58,21 @@ def eos_ids(model, tokenizer) -> list[int]:
     return sorted(set(ids) | {tokenizer.eos_token_id} - {None})
 
 
-def generate(model, tokenizer, texts: list[str], config, templated: bool) -> Rollouts:
+def generate(model, tokenizer, texts: list[str], config, templated: bool,
+             greedy: bool = False) -> Rollouts:
     """Sample `config.num_generations` completions for each of `texts` (sampling uses torch's
-    global generator, seeded and checkpointed by the trainer)."""
+    global generator, seeded and checkpointed by the trainer); `greedy`: one, the likeliest, which
+    draws nothing from the generator."""
     device = next(model.parameters()).device
     enc = tokenizer(texts, return_tensors="pt", padding=True,
                     add_special_tokens=not templated).to(device)  # a template carries its own BOS
     stop = eos_ids(model, tokenizer)
+    n = 1 if greedy else config.num_generations
+    sampling = {} if greedy else {"temperature": config.temperature, "top_p": config.top_p,
+                                  "top_k": config.top_k}
     settings = GenerationConfig(
-        do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=config.top_k,
-        repetition_penalty=1.0, max_new_tokens=config.max_new_tokens,
-        num_return_sequences=config.num_generations, eos_token_id=stop,
+        do_sample=not greedy, **sampling, repetition_penalty=1.0,
+        max_new_tokens=config.max_new_tokens, num_return_sequences=n, eos_token_id=stop,
         pad_token_id=tokenizer.pad_token_id, use_cache=True,
     )
     was_training = model.training
@@ -77,8 +81,8 @@ def generate(model, tokenizer, texts: list[str], config, templated: bool) -> Rol
         out = model.generate(**enc, generation_config=settings)  # [B, P + C]
     model.train(was_training)
     width = enc.input_ids.size(1)
-    prompt_ids = enc.input_ids.repeat_interleave(config.num_generations, dim=0)  # [B, P]
-    prompt_mask = enc.attention_mask.repeat_interleave(config.num_generations, dim=0)
+    prompt_ids = enc.input_ids.repeat_interleave(n, dim=0)  # [B, P]
+    prompt_mask = enc.attention_mask.repeat_interleave(n, dim=0)
     completion_ids = out[:, width:]  # [B, C]
     mask, truncated = completion_mask(completion_ids, stop)
     lengths = mask.sum(1).tolist()
