@@ -73,12 +73,28 @@ def data(tmp_path_factory):
     for rubric, out in ((ARITH, "v1.jsonl"), (v2, "v2.jsonl")):
         assert main(["score", str(rubric), str(folder / "rows.jsonl"), "--out",
                      str(folder / out), "--batch", "4096"]) == 0  # gated rows have their fail value
-    report = subprocess.run([sys.executable, "-m", "rubricc.cli", "check", str(ROOT / "rubrics" / "arith"),
-                             "--format", "json"], capture_output=True, text=True, check=True)
+    (folder / "naive.rubric").write_text(NAIVE)
+    report = subprocess.run([sys.executable, "-m", "rubricc.cli", "check", str(ARITH),
+                             str(folder / "naive.rubric"), "--format", "json"],
+                            capture_output=True, text=True)
+    assert report.returncode == 1  # the naive rubric is hackable
     (folder / "probes.json").write_text(report.stdout)
     run_folder = training_run(folder)
     return folder, v2, run_folder
 
+
+NAIVE = """\
+rubric naive "contains the answer: a reward the probes hack" {
+    input answer: text
+    check correct: contains(response, answer)
+
+    test "the answer passes" {
+        answer = "12"
+        response = "It is 12."
+        expect correct == 1
+    }
+}
+"""
 
 TOY = """\
 rubric toy {
@@ -300,8 +316,10 @@ def test_a_training_run_and_a_probe_report(mode, request, browser, data, tmp_pat
     report = json.loads((data[0] / "probes.json").read_text())
     probes = [p for f in report["files"] for r in f["probes"] for p in r["probes"]]
     assert page.locator(".probes .tabulator-row").count() == len(probes)
-    held = page.locator(".probes [tabulator-field=hacked]", has_text="held").count()
-    assert held == sum(1 for p in probes if not p["hacked"])
+    hacked = page.locator(".probes [tabulator-field=hacked]", has_text="HACKED").count()
+    assert hacked == sum(1 for p in probes if p["hacked"]) > 0
+    assert page.locator(".probes [tabulator-field=hacked]", has_text="held").count() == \
+        sum(1 for p in probes if not p["hacked"])
     if mode == "served":
         shoot(page, request, "probes", tmp_path)
     assert not errors, errors

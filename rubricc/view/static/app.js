@@ -281,10 +281,10 @@ function probesView(s) {
     new Tabulator(holder, {layout: "fitColumns", data: r.probes, columns: [
       {title: "code", field: "code", width: 80}, {title: "probe", field: "name", width: 170}, {title: "family", field: "family", width: 120},
       {title: "verdict", field: "hacked", width: 100, formatter: (cell) => {
-        const node = cell.getElement(); node.classList.add(cell.getValue() ? "st-error" : "st-ok");
+        const node = cell.getElement(); node.classList.add(cell.getValue() ? "hacked" : "held");
         return cell.getValue() ? "HACKED" : "held"; }},
-      {title: "reward", field: "reward", hozAlign: "right", width: 80, formatter: (c) => fmt(c.getValue())},
-      {title: "honest wrong", field: "baseline", hozAlign: "right", width: 110, formatter: (c) => fmt(c.getValue())},
+      {title: "reward", field: "reward", hozAlign: "right", width: 95, formatter: (c) => fmt(c.getValue())},
+      {title: "honest wrong", field: "baseline", hozAlign: "right", width: 150, formatter: (c) => fmt(c.getValue())},
       {title: "limit", field: "limit", hozAlign: "right", width: 70, formatter: (c) => fmt(c.getValue())},
       {title: "response", field: "response", minWidth: 200}, {title: "message", field: "message", minWidth: 160}]});
   }
