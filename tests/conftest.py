@@ -35,6 +35,17 @@ SHIPPED = sorted((ROOT / "rubrics").rglob("*.rubric"))
 DATA = ROOT / "tests" / "data"  # public reference data (IFEval, Math-Verify); see SOURCE.md there
 
 
+# A dense reward for a tiny model that writes bytes: some of its completions earn part of it.
+TOY_RUBRIC = """\
+rubric toy {
+    input letter: text
+    check has_letter: contains(response, letter)
+    check ascii: count_matches(response, /[ -~]/) / 6
+    score = 0.5 * has_letter + 0.5 * ascii
+}
+"""
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

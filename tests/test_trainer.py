@@ -33,19 +33,11 @@ from rubricc.cli import main
 from rubricc.judges import PinnedJudge
 from rubricc.probes import run_probes
 from rubricc.types import TEXT
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TOY_RUBRIC
 
 # `ascii` errors (a value above 1) on responses with more than 6 printable ASCII characters: the
 # untrained byte-level model writes about 4 in 12 tokens, so some rows are invalid, most are not.
 # It is hackable (whitespace earns `ascii`), so the runs below set allow_hacks.
-TOY_RUBRIC = """\
-rubric toy {
-    input letter: text
-    check has_letter: contains(response, letter)
-    check ascii: count_matches(response, /[ -~]/) / 6
-    score = 0.5 * has_letter + 0.5 * ascii
-}
-"""
 
 
 @pytest.fixture(scope="module", autouse=True)

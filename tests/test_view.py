@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from rubricc.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TOY_RUBRIC
 
 CHROMIUM = os.environ.get("RUBRICC_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -96,14 +96,6 @@ rubric naive "contains the answer: a reward the probes hack" {
 }
 """
 
-TOY = """\
-rubric toy {
-    input letter: text
-    check has_letter: contains(response, letter)
-    check printable: count_matches(response, /[ -~]/) / 6
-    score = 0.5 * has_letter + 0.5 * printable
-}
-"""
 
 
 def training_run(folder: Path) -> Path:
@@ -113,7 +105,7 @@ def training_run(folder: Path) -> Path:
     from rubricc.trainer.grpo import train
     from rubricc.trainer.tiny import build_tiny_lm
 
-    (folder / "toy.rubric").write_text(TOY)
+    (folder / "toy.rubric").write_text(TOY_RUBRIC)
     for name, letters in (("train.jsonl", "abcdefgh"), ("held.jsonl", "xyz")):
         (folder / name).write_text("".join(json.dumps({"prompt": f"Write the letter {c}", "letter": c})
                                            + "\n" for c in letters))
@@ -300,7 +292,7 @@ def test_a_training_run_and_a_probe_report(mode, request, browser, data, tmp_pat
     panels = page.locator("figure.chart").evaluate_all("fs => fs.map(f => f.dataset.panel)")
     assert panels[:4] == ["reward", "items", "hack signatures", "held-out"]
     legend = page.locator("figure[data-panel=items]").inner_text()
-    assert "item/has_letter/mean" in legend and "item/printable/mean" in legend
+    assert "item/has_letter/mean" in legend and "item/ascii/mean" in legend
     assert "item/has_letter/ok" not in legend  # status tallies are not curves
     held = page.locator("figure[data-panel=held-out]").inner_text()
     assert "eval/reward/mean" in held and "eval/item/has_letter/mean" in held
