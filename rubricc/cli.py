@@ -702,11 +702,12 @@ def cmd_view(args) -> int:
     from rubricc.view.export import export
     from rubricc.view.sources import Output, load
 
+    with err.status(f"reading {', '.join(args.paths)}"):
+        viewer = Viewer(load(args.paths, args.rubric))
     if not args.export:
-        serve(args.paths, args.rubric, args.port, open_browser=not args.no_open,
+        serve(viewer, args.port, open_browser=not args.no_open,
               on_ready=lambda url: err.print(f"rubricc view: {url} (Ctrl-C stops it)", markup=False))
         return 0
-    viewer = Viewer(load(args.paths, args.rubric))
     rows = sum(len(s.frame) for s in viewer.sources.values() if isinstance(s, Output))
     with progress() as bar:
         task = bar.add_task("exporting", total=rows)

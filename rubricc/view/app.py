@@ -21,7 +21,7 @@ import threading
 import webbrowser
 from pathlib import Path
 
-from rubricc.view.sources import Output, load
+from rubricc.view.sources import Output
 from rubricc.view.table import Query, QueryError, compare
 
 STATIC = Path(__file__).parent / "static"
@@ -114,12 +114,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def serve(paths: list[str], rubrics: list[str] = (), port: int | None = None,
-          open_browser: bool = True, on_ready=None) -> None:
+def serve(viewer: Viewer, port: int | None = None, open_browser: bool = True,
+          on_ready=None) -> None:
     """Serve the page until interrupted; `on_ready(url)` is told where, once it answers."""
     import uvicorn
 
-    viewer = Viewer(load(paths, rubrics))
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/"
     server = uvicorn.Server(uvicorn.Config(app(viewer), host="127.0.0.1", port=port,

@@ -202,7 +202,9 @@ def _compile(path: str):
 def _matching(output: Output, compiled) -> tuple[object | None, str]:
     """The rubric whose provenance is the output's (same name, same sources), else one of the
     same name (with a note: its expressions may have changed since), else none."""
-    from rubricc.pipeline import build, provenance
+    if not compiled:
+        return None, ""
+    from rubricc.pipeline import build, provenance  # torch and the compiler: only for --rubric
 
     want = output.provenance or {}
     fallback = None
@@ -218,7 +220,7 @@ def _matching(output: Output, compiled) -> tuple[object | None, str]:
                                     "(its sha256 differs from the output's)")
     if fallback:
         return fallback
-    return None, "" if not compiled else "no --rubric matches this output's rubric"
+    return None, "no --rubric matches this output's rubric"
 
 
 def recorded_result(checked, line: dict):
