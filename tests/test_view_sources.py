@@ -8,6 +8,7 @@ import json
 import random
 import re
 import shutil
+import socket
 
 import pytest
 
@@ -189,3 +190,12 @@ def test_compare_refuses_outputs_of_different_data(tmp_path):
     with pytest.raises(QueryError, match="A has 10 rows and B 12: compare two outputs of the same data"):
         viewer.compare({"a": "a.jsonl", "b": "b.jsonl"})
     assert Query.of_params({"regex": "yes", "desc": "0"}) == Query(regex=True, desc=False)
+
+
+def test_a_port_in_use_is_said_before_serving(scored, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["view", str(scored / "out.jsonl"), "--port", str(port), "--no-open"]) == 1
+    assert f"--port {port}: Address already in use on 127.0.0.1" in capsys.readouterr().err

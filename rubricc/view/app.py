@@ -119,6 +119,13 @@ def serve(viewer: Viewer, port: int | None = None, open_browser: bool = True,
     """Serve the page until interrupted; `on_ready(url)` is told where, once it answers."""
     import uvicorn
 
+    if port:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as e:
+                raise ValueError(f"--port {port}: {e.strerror} on 127.0.0.1 (leave --port out "
+                                 "for a free one)") from None
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/"
     server = uvicorn.Server(uvicorn.Config(app(viewer), host="127.0.0.1", port=port,
