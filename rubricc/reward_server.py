@@ -1,6 +1,7 @@
 """`rubricc serve`: compiled rubrics behind HTTP, for trainers that ask a remote reward model.
 
-An ASGI app (starlette, run by uvicorn). Each rubric has one `Batcher`: requests put their rows
+An ASGI app run by uvicorn: protocol requests on raw ASGI messages (`ProtocolApp`), health,
+metrics and the lifespan through starlette. Each rubric has one `Batcher`: requests put their rows
 in its queue, and one worker takes whatever is waiting (up to `max_batch` rows, after waiting at
 most `max_wait` seconds for more) and scores it in one `Scorer.score_rows` call on a thread of its
 own, so the event loop keeps accepting requests while a batch runs. The queue is bounded
@@ -23,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
+import signal
 import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -164,13 +168,107 @@ def invalid_result(problem: str) -> dict:
             "error": problem}
 
 
+class InThread:
+    """A rubric scored in this process, by the `Scorer` given (and its judge)."""
+
+    def __init__(self, scorer, judge):
+        self.scorer, self.judge = scorer, judge
+
+    def start(self) -> None:
+        pass
+
+    def results(self, rows: list[dict]) -> list[dict]:
+        return [row_result(r) for r in self.scorer.score_rows(rows, judge=self.judge).rows]
+
+    def close(self) -> None:
+        self.scorer.close()
+
+
+class ScoringFailed(Exception):
+    """A batch failed in the scoring process (its message is the exception there)."""
+
+
+class InProcess:
+    """A rubric scored in a child process, compiled there from its spec (`FILE` or `FILE#NAME`;
+    a Scorer cannot be pickled). With one row per request the server's event loop is its
+    bottleneck, and in one process the scoring thread's own Python work (the kernels, handing
+    heavy calls to the worker pool) takes the GIL from it. A batch's rows go to the child and
+    its results come back as one pickled message each way. The child ignores SIGINT (the server
+    stops it after the batches in flight) and exits when its pipe closes."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.process = self.conn = None
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # the parent holds threads and torch
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_scoring_main, args=(child, self.spec),
+                                       name=f"rubricc-score {self.spec}")
+        self.process.start()
+        child.close()
+        status, value = self._receive()
+        if status != "ready":
+            raise ScoringFailed(value)
+
+    def results(self, rows: list[dict]) -> list[dict]:
+        if self.process is None or not self.process.is_alive():  # not started, or it died
+            self.start()
+        self.conn.send(rows)
+        status, value = self._receive()
+        if status != "ok":
+            raise ScoringFailed(value)
+        return value
+
+    def _receive(self) -> tuple[str, object]:
+        try:
+            return self.conn.recv()
+        except EOFError:
+            self.process.join(5)
+            return "error", f"the scoring process exited (code {self.process.exitcode})"
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.conn.close()  # the child's recv sees the end and it exits, closing its scorer
+            self.process.join(60)
+            if self.process.is_alive():
+                self.process.kill()
+            self.process = None
+
+
+def _scoring_main(conn, spec: str) -> None:
+    """The child of `InProcess`: ("ready", None), then for each batch of rows ("ok", results)
+    or ("error", why)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        [scorer] = load_scorers([spec]).values()
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    scoring = InThread(scorer, None)
+    try:
+        while True:
+            try:
+                rows = conn.recv()
+            except EOFError:
+                return
+            try:
+                conn.send(("ok", scoring.results(rows)))
+            except Exception as exc:  # the batch failed (a bug): its requests say why
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        scoring.close()
+
+
 class Batcher:
     """One rubric's queue and worker. `submit` is called on the event loop; the worker scores
-    one batch at a time on its own thread, so one scorer is never called from two threads."""
+    one batch at a time on its own thread (`scoring`: `InThread` or `InProcess`), so one scorer
+    is never called from two threads."""
 
-    def __init__(self, name: str, scorer, judge, metrics: Metrics, max_batch: int = MAX_BATCH,
+    def __init__(self, name: str, scoring, metrics: Metrics, max_batch: int = MAX_BATCH,
                  max_wait: float = MAX_WAIT, max_queue: int = MAX_QUEUE):
-        self.name, self.scorer, self.judge, self.metrics = name, scorer, judge, metrics
+        self.name, self.scoring, self.metrics = name, scoring, metrics
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait, max_queue
         self.waiting: deque[tuple[list[dict], asyncio.Future]] = deque()
         self.rows_waiting = 0
@@ -237,8 +335,7 @@ class Batcher:
 
     def score(self, rows: list[dict]) -> list[dict]:
         started = time.perf_counter()
-        batch = self.scorer.score_rows(rows, judge=self.judge)
-        results = [row_result(r) for r in batch.rows]
+        results = self.scoring.results(rows)
         self.metrics.batch(self.name, [r["row_status"] for r in results],
                            time.perf_counter() - started)
         return results
@@ -251,7 +348,7 @@ class Batcher:
         if self.task is not None:
             await self.task
         self.executor.shutdown(wait=True)
-        self.scorer.close()
+        self.scoring.close()
 
 
 # ---- rows from each protocol ----------------------------------------------------------------------
@@ -403,24 +500,27 @@ PROTOCOLS = {"score": native, "get_reward": openrlhf, "slime": slime, "verify": 
 
 
 def app(scorers: dict, judge=None, *, max_batch: int = MAX_BATCH, max_wait: float = MAX_WAIT,
-        max_queue: int = MAX_QUEUE, label_columns: dict[str, str] | None = None) -> Starlette:
+        max_queue: int = MAX_QUEUE, label_columns: dict[str, str] | None = None,
+        processes: dict[str, str] | None = None) -> ProtocolApp:
     """The ASGI app serving `scorers` (name -> compiled `Scorer`, the first the default). The app
-    owns them: they are closed when it shuts down."""
+    owns them: they are closed when it shuts down. A rubric named in `processes` (name -> its
+    spec, `FILE` or `FILE#NAME`) is scored in a child process (`InProcess`, without a judge);
+    its `Scorer` here only checks the rows."""
     if not scorers:
         raise ValueError("serve needs at least one rubric")
     metrics = Metrics()
     rubrics: dict[str, Rubric] = {}
     for name, scorer in scorers.items():
-        batcher = Batcher(name, scorer, judge, metrics, max_batch, max_wait, max_queue)
+        scoring = InProcess(processes[name]) if name in (processes or {}) else InThread(scorer, judge)
+        batcher = Batcher(name, scoring, metrics, max_batch, max_wait, max_queue)
         metrics.queues[name] = batcher
         rubrics[name] = Rubric(name, scorer, batcher,
                                label_column(scorer, (label_columns or {}).get(name)))
     default = next(iter(rubrics))
 
-    async def endpoint(request: Request) -> Response:
+    async def answer(kind: str, name: str, body: bytes, params: dict) -> tuple[int, bytes]:
+        """A protocol request's status and JSON answer; errors are answers too."""
         started = time.perf_counter()
-        kind = request.url.path.rsplit("/", 1)[1]
-        name = request.path_params.get("name", default)
         rubric = rubrics.get(name)
         code, answer = 200, None
         try:
@@ -428,10 +528,10 @@ def app(scorers: dict, judge=None, *, max_batch: int = MAX_BATCH, max_wait: floa
                 code, answer = 404, {"error": f"no rubric {name!r} (serving: {', '.join(rubrics)})"}
             else:
                 try:
-                    body = json.loads(await request.body())
+                    parsed = json.loads(body)
                 except ValueError as exc:
                     raise BadRequest(f"the body is not JSON: {exc}") from exc
-                answer = await PROTOCOLS[kind](rubric, body, request.query_params)
+                answer = await PROTOCOLS[kind](rubric, parsed, params)
         except BadRequest as exc:
             code, answer = 400, {"error": str(exc)}
         except QueueFull as exc:
@@ -440,11 +540,9 @@ def app(scorers: dict, judge=None, *, max_batch: int = MAX_BATCH, max_wait: floa
             code, answer = 503, {"error": str(exc)}
         except Exception as exc:  # the batch failed: every request in it says why
             code, answer = 500, {"error": f"{type(exc).__name__}: {exc}"}
-        headers = {"Retry-After": "1"} if code == 429 else None
-        response = Response(json.dumps(answer, allow_nan=False), code, headers,
-                            media_type="application/json")
+        encoded = json.dumps(answer, allow_nan=False).encode()
         metrics.request(name if rubric else "?", kind, code, time.perf_counter() - started)
-        return response
+        return code, encoded
 
     async def health(request: Request) -> Response:
         closing = any(r.batcher.closing for r in rubrics.values())
@@ -457,22 +555,66 @@ def app(scorers: dict, judge=None, *, max_batch: int = MAX_BATCH, max_wait: floa
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         for r in rubrics.values():
+            await asyncio.to_thread(r.batcher.scoring.start)
             r.batcher.start()
         try:
             yield
         finally:  # uvicorn has answered the requests in flight by now
             for r in rubrics.values():
                 await r.batcher.close()
+                r.scorer.close()
 
     routes = [Route("/health", health, methods=["GET"]),
               Route("/metrics", show_metrics, methods=["GET"])]
-    for kind in PROTOCOLS:
-        routes += [Route(f"/{kind}", endpoint, methods=["POST"]),
-                   Route(f"/rubrics/{{name}}/{kind}", endpoint, methods=["POST"])]
-    built = Starlette(routes=routes, lifespan=lifespan)
-    built.state.rubrics = rubrics
-    built.state.metrics = metrics
-    return built
+    rest = Starlette(routes=routes, lifespan=lifespan)
+    rest.state.rubrics = rubrics
+    rest.state.metrics = metrics
+    return ProtocolApp(answer, default, rest)
+
+
+class ProtocolApp:
+    """The ASGI app. Protocol requests (`/KIND`, `/rubrics/NAME/KIND`) are read and answered here
+    on raw ASGI messages; everything else (health, metrics, the lifespan, 404s) goes to `rest`, a
+    Starlette app. With one row per request the server's event loop is the bottleneck, and
+    Starlette's middleware, routing, request and response objects took about a fifth of its time
+    per request (docs/benchmarks.md, "The reward server")."""
+
+    def __init__(self, answer, default: str, rest: Starlette):
+        self.answer, self.default, self.rest = answer, default, rest
+        self.state = rest.state
+
+    def route(self, path: str) -> tuple[str, str] | None:
+        """(protocol, rubric name) of a protocol path, else None."""
+        parts = path.split("/")
+        if len(parts) == 2 and parts[1] in PROTOCOLS:
+            return parts[1], self.default
+        if len(parts) == 4 and parts[1] == "rubrics" and parts[3] in PROTOCOLS:
+            return parts[3], parts[2]
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        routed = self.route(scope["path"]) if scope["type"] == "http" else None
+        if routed is None:
+            return await self.rest(scope, receive, send)
+        if scope["method"] != "POST":
+            return await self.send(send, 405, b'{"error": "use POST"}', [(b"allow", b"POST")])
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        code, body = await self.answer(*routed, b"".join(chunks), params)
+        await self.send(send, code, body, [(b"retry-after", b"1")] if code == 429 else [])
+
+    @staticmethod
+    async def send(send, code: int, body: bytes, headers: list) -> None:
+        await send({"type": "http.response.start", "status": code, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            *headers]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def load_scorers(specs: list[str]) -> dict:
@@ -497,8 +639,11 @@ def serve(specs: list[str], host: str = "127.0.0.1", port: int = 8000, judge=Non
 
     scorers = load_scorers(specs)
     columns = {name: label_column for name in scorers} if label_column else None
+    # without a judge each rubric scores in a process of its own; a judge stays here (a local
+    # model is loaded once, and an API judge waits on the network, not on the CPU)
+    processes = dict(zip(scorers, specs)) if judge is None else None
     served = app(scorers, judge, max_batch=max_batch, max_wait=max_wait, max_queue=max_queue,
-                 label_columns=columns)
+                 label_columns=columns, processes=processes)
     print(f"rubricc serve: {', '.join(scorers)} on http://{host}:{port} "
           f"(default {next(iter(scorers))})", flush=True)
     uvicorn.run(served, host=host, port=port, log_level=log_level, access_log=False)

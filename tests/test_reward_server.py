@@ -150,11 +150,28 @@ def test_each_protocol_answers_what_score_rows_gives(direct):
             assert got["rubricc_status"] in ("ok", "gated")
 
         assert post(s.port, "/score", {"rows": "nope"})[0] == 400
+        assert get(s.port, "/score")[0] == 405 and get(s.port, "/nope")[0] == 404
         status, text = get(s.port, "/metrics")
         assert status == 200
         assert 'rubricc_requests_total{rubric="math.answer",endpoint="score",code="200"} 2' in text
         assert "rubricc_batch_rows_count" in text and "rubricc_queue_rows" in text
         assert "rubricc_request_seconds_bucket" in text
+
+
+def test_a_rubric_scored_in_a_process_of_its_own(direct):
+    # what `rubricc serve` does without a judge: the rubric compiled and scored in a child
+    rows = load_rows(40) + [{"response": "\\boxed{1}"}]
+    served = app({"math.answer": compile(MATH)}, processes={"math.answer": str(MATH)})
+    scoring = served.state.rubrics["math.answer"].batcher.scoring
+    with Running(served) as s:
+        child = scoring.process
+        assert child.is_alive() and child.pid != os.getpid()
+        status, got = post(s.port, "/score", {"rows": rows})
+    assert status == 200
+    for g, w in zip(got["rows"], expected(direct, rows[:40])):
+        assert (g["reward"], g["items"], g["status"]) == (w["reward"], w["items"], w["status"])
+    assert got["rows"][40]["row_status"] == "invalid"  # checked here, never sent to the child
+    assert not child.is_alive(), "the scoring process outlived the server"
 
 
 # ---- back-pressure and shutdown ---------------------------------------------------------------
