@@ -13,7 +13,7 @@ its row's number; one in three is wrong):
   micro-batches them (`--rows-per-request N`: N rows a request, as OpenRLHF sends a list).
   Latency is per request, measured by the client. `--client lean` (the default) speaks HTTP/1.1
   on a bare socket, `--client http.client` through the standard library, which costs the shared
-  cores about three times the CPU per request.
+  cores two to three times the CPU per request.
 
 The CPU each side used per row (psutil, every process of the side) is printed too: where other
 jobs keep the cores busy, throughput follows it.
@@ -62,7 +62,8 @@ def in_process(scorer, rows: list[dict], batch: int) -> tuple[float, list[float]
 class LeanConnection:
     """HTTP/1.1 keep-alive POSTs on a bare socket: the status line, Content-Length and the body
     are all it reads. The load generator shares the machine's cores with the server, and
-    `http.client` (headers parsed by `email.parser`) spends about three times the CPU per request."""
+    `http.client` (headers parsed by `email.parser`) spends two to three times the CPU per
+    request."""
 
     def __init__(self, port: int):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
