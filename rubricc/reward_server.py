@@ -3,10 +3,12 @@
 An ASGI app run by uvicorn: protocol requests on raw ASGI messages (`ProtocolApp`), health,
 metrics and the lifespan through starlette. Each rubric has one `Batcher`: requests put their rows
 in its queue, and one worker takes whatever is waiting (up to `max_batch` rows, after waiting at
-most `max_wait` seconds for more) and scores it in one `Scorer.score_rows` call on a thread of its
-own, so the event loop keeps accepting requests while a batch runs. The queue is bounded
-(`max_queue` rows): a request that would overflow it gets 429. On shutdown uvicorn stops
-accepting, the requests in flight are answered (their batches finish), then the scorers close.
+most `max_wait` seconds for more) and scores it in one `Scorer.score_rows` call, from a thread of
+its own, so the event loop keeps accepting requests while a batch runs; `rubricc serve` without
+a judge scores each rubric in a child process (`InProcess`), else here (`InThread`). The queue
+is bounded (`max_queue` rows): a request that would overflow it gets 429. On shutdown uvicorn
+stops accepting, the requests in flight are answered (their batches finish), then the scorers
+close.
 
 Endpoints (each also under `/rubrics/NAME/...`; the bare path is the first rubric):
 
