@@ -37,10 +37,14 @@ _BRACKET_SPANS = r"\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
 # Matched whole, once, and split by `_candidates`; without this, the search tried the same run
 # again from each group (`1,111,111,...,`: quadratic, 22 s at 80 KB).
 _BROKEN_COMMA_GROUPS = r"(?P<commas>(?<![\d.])-?\d{1,3}+(?:,\d{3})++(?=[\d,]))"
-# `−` (U+2212) is a minus sign too: "The answer is −3." is not 3.
+# `−` (U+2212) is a minus sign too: "The answer is −3." is not 3. A mixed number is one number
+# (`2 3/4` is 11/4, not the list `2, 3/4`), and so are a vulgar fraction (`2½`, `¾`) and a
+# number with a superscript power (`10³`), as `math_equal` reads them.
+_VULGAR = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
 _NUMBER = (
-    r"((?<![\d.])[-−]?(?:\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
-    r"(?:/\d+(?:\.\d+)?)?)"
+    r"((?<![\d.])[-−]?(?:\d+ \d+/\d+(?![\d/]|[.,]\d)|\d*[" + _VULGAR + r"]"
+    r"|\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
+    r"(?:/\d+(?:\.\d+)?)?[⁰¹²³⁴⁵⁶⁷⁸⁹]*)"
 )
 _MATH_OR_NUMBER = re.compile(
     "|".join([_DOLLAR_SPANS, _UNCLOSED_DOLLAR, _BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
