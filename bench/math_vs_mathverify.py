@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_math import RUBRIC, Rows, in_batches, make_rows  # noqa: E402  (the same rows)
+from score_math import RUBRIC, Rows, in_batches, make_rows, start_pool  # noqa: E402  (the same rows)
 
 import rubricc.pipeline as pipeline  # noqa: E402
 
@@ -69,6 +69,7 @@ def fresh_scorer(seed: int):
     scores its rows with cold parse caches, as a trainer scores each step's new answers (the same
     scorer again would find the rows' readings cached by the previous repeat)."""
     scorer = pipeline.compile(RUBRIC)
+    start_pool(scorer)
     run_compiled(scorer, make_rows(16, False, seed + 1), 16)
     return scorer
 

@@ -25,7 +25,7 @@ checks, any of which may say yes, after one that may say no:
 import re
 
 from rubricc.builtins.mathx_forms import choice_of, chosen, imaginary_j, written_out
-from rubricc.builtins.mathx_sympy import sympy_verdict
+from rubricc.builtins.mathx_sympy import is_plain, sympy_verdict
 from rubricc.builtins.mathx_units import spell_percent, units_agree
 from rubricc.builtins.mathx_verify import rounded_equal, verify_equal
 from rubricc.builtins.registry import builtin
@@ -70,7 +70,14 @@ def warm_up() -> None:
         verify_equal(pred, gold, 1e-9)  # math-verify's parser, even where sympy decided
 
 
-@builtin(heavy=True)
+def plain_pair(pred: str | None, gold: str, tolerance: float = 1e-9,
+               approximate: bool = False) -> bool:
+    """Both answers a plain number or fraction: `math_equal` decides them in microseconds, bounded
+    by their 100 digits, so the scorer makes the call itself rather than through the pool."""
+    return pred is not None and is_plain(pred) and is_plain(gold)
+
+
+@builtin(heavy=True, inline=plain_pair)
 def math_equal(
     pred: str | None, gold: str, tolerance: float = 1e-9, approximate: bool = False
 ) -> bool:

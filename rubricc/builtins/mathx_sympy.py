@@ -278,6 +278,16 @@ def _to_sympy(latex: str) -> sympy.Expr | None:
         return None
 
 
+def is_plain(latex: str) -> bool:
+    r"""A number or a fraction of at most 100 digits a part (`12`, `-0.75`, `3/4`, `\frac{3}{4}`).
+
+    >>> is_plain(" -0.75 "), is_plain(r"\frac{3}{4}"), is_plain("2x"), is_plain("1" * 101)
+    (True, True, False, False)
+    """
+    latex = latex.strip()
+    return bool(_PLAIN_NUMBER.fullmatch(latex) or _PLAIN_FRACTION.fullmatch(latex))
+
+
 def _plain_rational(latex: str) -> sympy.Rational | None:
     r"""`12`, `-0.75`, `3/4` or `\frac{3}{4}` as an exact rational, without sympy's parser (the
     answers most rows hold, read in microseconds rather than a millisecond).

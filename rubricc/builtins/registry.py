@@ -66,6 +66,9 @@ class Builtin:
     heavy: bool
     doc: str
     batched: bool = False
+    inline: Callable[..., bool] | None = None
+    """For a heavy built-in: given a call's arguments, is the call cheap and bounded enough to make
+    in the scoring process? Then it skips the pool's round trip (which costs more than it)."""
 
     def signature(self) -> str:
         def one(p: Param) -> str:
@@ -98,11 +101,13 @@ def rubric_type(hint: object) -> t.Type:
     raise TypeError(f"no rubric type for annotation {hint!r}")
 
 
-def builtin(heavy: bool = False, name: str | None = None, batched: bool = False):
+def builtin(heavy: bool = False, name: str | None = None, batched: bool = False,
+            inline: Callable[..., bool] | None = None):
     """Register a function as a rubric built-in; its annotations give the signature.
 
     A batched built-in's parameters are columns, `list[X]` for a rubric parameter of type X, and
-    it returns `list[Y]`, one result per row; a keyword-only `device` says where to compute.
+    it returns `list[Y]`, one result per row; a keyword-only `device` says where to compute. A
+    heavy built-in runs in the worker pool, except the calls its `inline` says are cheap.
     """
 
     def register(fn: Callable[..., object]) -> Callable[..., object]:
@@ -116,7 +121,8 @@ def builtin(heavy: bool = False, name: str | None = None, batched: bool = False)
         )
         key = name or fn.__name__
         doc = inspect.getdoc(fn) or ""
-        REGISTRY[key] = Builtin(key, fn, params, rubric_type(hints["return"]), heavy, doc, batched)
+        REGISTRY[key] = Builtin(key, fn, params, rubric_type(hints["return"]), heavy, doc, batched,
+                                inline)
         return fn
 
     return register

@@ -32,12 +32,18 @@ class Services:
             return self._heavy_batch(fn, arg_list)
 
     def _heavy_batch(self, fn: str, arg_list: list[tuple]) -> list[object]:
-        if self.pool is None:
-            return [V.call(REGISTRY[fn].fn, args, fn) for args in arg_list]
-        target = call_target(REGISTRY[fn].fn)
-        outcomes = self.pool.run([(target, args) for args in arg_list])
-        return [o.value if o.status == V.OK else V.Failed(o.status, f"{fn}: {o.message}")
-                for o in outcomes]
+        """In the pool, but for the calls the built-in's `inline` says are cheap: those run here."""
+        impl = REGISTRY[fn]
+        here = [self.pool is None or (impl.inline is not None and impl.inline(*args))
+                for args in arg_list]
+        results = [V.call(impl.fn, args, fn) if h else None for args, h in zip(arg_list, here)]
+        away = [i for i, h in enumerate(here) if not h]
+        if away:
+            target = call_target(impl.fn)
+            outcomes = self.pool.run([(target, arg_list[i]) for i in away])
+            for i, o in zip(away, outcomes):
+                results[i] = o.value if o.status == V.OK else V.Failed(o.status, f"{fn}: {o.message}")
+        return results
 
     def heavy(self, fn: str, args: tuple) -> object:
         return self.heavy_batch(fn, [args])[0]
