@@ -74,7 +74,7 @@ def plain_pair(pred: str | None, gold: str, tolerance: float = 1e-9,
                approximate: bool = False) -> bool:
     """Both answers a plain number or fraction: `math_equal` decides them in microseconds, bounded
     by their 100 digits, so the scorer makes the call itself rather than through the pool."""
-    return pred is not None and is_plain(pred) and is_plain(gold)
+    return isinstance(pred, str) and isinstance(gold, str) and is_plain(pred) and is_plain(gold)
 
 
 @builtin(heavy=True, inline=plain_pair)

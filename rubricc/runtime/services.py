@@ -32,7 +32,8 @@ class Services:
             return self._heavy_batch(fn, arg_list)
 
     def _heavy_batch(self, fn: str, arg_list: list[tuple]) -> list[object]:
-        """In the pool, but for the calls the built-in's `inline` says are cheap: those run here."""
+        """In the pool, but for the calls the built-in's `inline` says are cheap: those run here
+        (`inline` must not raise: it sees the arguments before the built-in's own checks)."""
         impl = REGISTRY[fn]
         here = [self.pool is None or (impl.inline is not None and impl.inline(*args))
                 for args in arg_list]
