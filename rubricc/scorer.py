@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 
@@ -29,6 +30,7 @@ DEFAULT_DEADLINE = 10.0
 
 
 POOL_WARM_UP = ("rubricc.builtins.mathx:warm_up",)
+_POOL_START = threading.Lock()
 """What each pool worker runs before taking calls: the imports of the heavy built-ins."""
 
 
@@ -95,8 +97,9 @@ class Scorer:
     # ---- running -------------------------------------------------------------------------------
 
     def services(self, judge: Judge | None = None, device=None) -> Services:
-        if self.pool is None:
-            self.pool = WorkerPool(deadline=self.deadline, warm_up=POOL_WARM_UP)
+        with _POOL_START:  # two threads scoring at once must not start two pools
+            if self.pool is None:
+                self.pool = WorkerPool(deadline=self.deadline, warm_up=POOL_WARM_UP)
         return Services(self.pool, judge or self.judge, device)
 
     def close(self) -> None:

@@ -78,10 +78,11 @@ def test_verl_per_sample_calls_from_many_threads_at_once() -> None:
     from rubricc.integrations import verl
 
     # verl/experimental/reward_loop/reward_manager/naive.py run_single runs a sync function in
-    # its executor, a thread per sample: one Scorer is called from many threads at once
+    # its executor, a thread per sample: one Scorer is called from many threads at once (roots,
+    # so math_equal runs in the pool: two plain numbers would be decided in this process)
     def one(i: int) -> dict:
-        return verl.compute_score(data_source="math", solution_str=f"\\boxed{{{i}}}",
-                                  ground_truth=str(i + i % 2), extra_info={}, rubric=RUBRIC)
+        return verl.compute_score(data_source="math", solution_str=f"\\boxed{{\\sqrt{{{i}}}}}",
+                                  ground_truth=f"\\sqrt{{{i + i % 2}}}", extra_info={}, rubric=RUBRIC)
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, range(32)))

@@ -54,6 +54,19 @@ def test_values_come_back_in_input_order(pool):
     )
 
 
+def test_runs_from_several_threads_take_turns(pool):
+    # A framework may call a reward function from many threads: each run gets its own outcomes.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(k: int) -> list[Outcome]:
+        return pool.run([(SLEEP, (0.01,))] + [(ADD, (k, i)) for i in range(5)])
+
+    with ThreadPoolExecutor(6) as threads:
+        results = list(threads.map(one, range(12)))
+    assert results == [[Outcome("ok", 0.01)] + [Outcome("ok", k + i) for i in range(5)]
+                       for k in range(12)]
+
+
 def test_empty_run_is_empty(pool):
     assert pool.run([]) == []
 

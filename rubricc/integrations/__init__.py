@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from pathlib import Path
 
 from rubricc.pipeline import compile as compile_rubric
@@ -28,7 +27,6 @@ RUBRIC_NAME_ENV = "RUBRICC_RUBRIC_NAME"  # which rubric of that file, when it ho
 
 _scorers: dict[tuple[str, str | None], Scorer] = {}
 _lock = threading.Lock()
-_scoring: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Scorer -> its lock
 
 
 def scorer_for(rubric: Scorer | str | Path | None = None, rubric_name: str | None = None) -> Scorer:
@@ -55,12 +53,3 @@ def reserved(scorer: Scorer, names: tuple[str, ...]) -> None:
         raise ValueError(f"an item is named {', '.join(map(repr, clash))}, a key the adapter "
                          "reports beside the items: rename the item")
 
-
-def score_rows(scorer: Scorer, rows: list[dict], judge=None):
-    """`scorer.score_rows`, one call at a time per scorer. Frameworks call a reward function from
-    several threads at once (verl's reward loop runs a sync function in its executor, a thread
-    per sample), and a Scorer's worker pool serves one caller at a time."""
-    with _lock:
-        lock = _scoring.setdefault(scorer, threading.Lock())
-    with lock:
-        return scorer.score_rows(rows, judge=judge)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from rubricc.integrations import reserved, score_rows, scorer_for
+from rubricc.integrations import reserved, scorer_for
 from rubricc.scorer import Scorer
 
 LABEL_ENV = "RUBRICC_LABEL_COLUMN"
@@ -62,7 +62,7 @@ def make_reward_func(rubric: Scorer | str | Path | None = None, label_column: st
         labels = list(labels) if labels is not None else [None] * len(queries)
         rows = [_row(scorer, q, p, label, column, end_tokens)
                 for q, p, label in zip(queries, prompts, labels)]
-        batch = score_rows(scorer, rows, judge)
+        batch = scorer.score_rows(rows, judge=judge)
         valid = batch.valid
         rewards = torch.where(valid, batch.total, torch.full_like(batch.total, fail_reward)).cpu()
         values = torch.nan_to_num(batch.values, nan=missing).cpu()

@@ -47,7 +47,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-from rubricc.integrations import reserved, score_rows, scorer_for
+from rubricc.integrations import reserved, scorer_for
 from rubricc.scorer import Scorer
 
 EXTRA = ("score", "valid", "error")
@@ -127,7 +127,7 @@ def _rows(scorer: Scorer, responses, ground_truths, extra_infos, column: str) ->
 
 
 def _results(scorer: Scorer, rows: list[dict], judge, fail_score: float) -> list[dict]:
-    batch = score_rows(scorer, rows, judge)
+    batch = scorer.score_rows(rows, judge=judge)
     out = []
     for row, valid in zip(batch.rows, batch.valid.tolist()):
         result = {"score": float(row.total) if valid else float(fail_score)}

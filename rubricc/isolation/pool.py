@@ -42,6 +42,7 @@ import pickle
 import resource
 import signal
 import sys
+import threading
 import time
 import weakref
 from collections import deque
@@ -275,11 +276,18 @@ class WorkerPool:
         self.memory_mb = memory_mb
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
+        # One run at a time: callers on several threads (a framework calling a reward function
+        # from its executor) take turns, or one run would collect the other's replies.
+        self._running = threading.Lock()
         # Runs at close(), at garbage collection or at interpreter exit, whichever comes first.
         self._finalizer = weakref.finalize(self, _stop_workers, self._workers)
 
     def run(self, calls: Sequence[tuple[str, tuple]]) -> list[Outcome]:
-        """One outcome per call, in input order."""
+        """One outcome per call, in input order; a run from another thread waits for this one."""
+        with self._running:
+            return self._run(calls)
+
+    def _run(self, calls: Sequence[tuple[str, tuple]]) -> list[Outcome]:
         if not self._finalizer.alive:
             raise RuntimeError("this WorkerPool is closed")
         outcomes: list[Outcome | None] = [None] * len(calls)
