@@ -245,6 +245,7 @@ def test_a_row_renders_markdown_and_latex_and_runs_no_html_it_carries(mode, requ
     assert think.locator("details.think summary").inner_text() == "think"
     markdown = open_row(r"\*\*\d+\*\*")
     assert markdown.locator("strong").count() == 1 and markdown.locator(".katex").count() == 1
+    assert "<answer>" in markdown.inner_text()  # tags in a response show as written
     boxed = open_row(r"\\boxed")
     assert boxed.locator(".katex .mfrac").count() == 1  # \(\boxed{\frac{..}{2}}\): braces kept whole
     assert boxed.locator(".katex").count() == 2  # and the bare \boxed{N}
@@ -252,6 +253,7 @@ def test_a_row_renders_markdown_and_latex_and_runs_no_html_it_carries(mode, requ
     page.wait_for_timeout(300)
     assert page.evaluate("window.hacked") is None
     assert hostile.locator("img, script").count() == 0  # nothing that runs or fetches
+    assert "<script>window.hacked = 2</script>" in hostile.inner_text()
     assert not errors, errors
 
 

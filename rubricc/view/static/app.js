@@ -66,6 +66,11 @@ function boxed(text, keep) {
   return out + text.slice(i);
 }
 
+// HTML in a response is shown as the text it is (`<answer>7</answer>` is part of what was scored),
+// never rendered.
+const escapeHtml = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+marked.use({renderer: {html: (token) => escapeHtml(token.text ?? token.raw ?? "")}});
+
 function markdownWithMath(text) {
   const spans = [];
   const keep = (tex, display) => { spans.push({tex, display}); return `@@MATH${spans.length - 1}@@`; };
