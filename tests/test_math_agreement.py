@@ -82,3 +82,15 @@ def test_known_math_verify_failure(pred: str, gold: str, expected: bool) -> None
 @pytest.mark.parametrize(("approximate", "expected"), [(False, False), (True, True)])
 def test_rounded_irrational(approximate: bool, expected: bool) -> None:
     assert math_equal("1.41421", r"\sqrt{2}", 1e-9, approximate) is expected
+
+
+def test_forgetting_the_cached_readings_changes_no_answer():
+    from rubricc.builtins import mathx_sympy, mathx_verify
+    from rubricc.builtins.mathx import forget_readings
+
+    pairs = [(r"\frac{1}{2}", "0.5"), (r"x \in [0, 1)", "[0, 1)"), (r"\sqrt{8}", r"2\sqrt{2}")]
+    before = [math_equal(*pair) for pair in pairs]
+    assert mathx_verify._parsed.cache_info().currsize and mathx_sympy._to_sympy.cache_info().currsize
+    forget_readings()
+    assert mathx_verify._parsed.cache_info().currsize == mathx_sympy._to_sympy.cache_info().currsize == 0
+    assert [math_equal(*pair) for pair in pairs] == before == [True, True, True]

@@ -62,6 +62,16 @@ _WARM_UP = [
 ]
 
 
+def forget_readings() -> None:
+    """Drop the readings cached by text (sympy's and math-verify's), keeping what the parsers have
+    learned: a worker as a trainer's new answers find it. `bench/math_vs_mathverify.py` calls it
+    before each repeat, so no repeat finds the previous one's answers already read."""
+    from rubricc.builtins import mathx_sympy, mathx_verify
+
+    mathx_sympy._to_sympy.cache_clear()
+    mathx_verify._parsed.cache_clear()
+
+
 def warm_up() -> None:
     """Import sympy and math-verify, and parse one answer of each common shape: what a worker's
     first calls would pay (seconds), paid by each pool worker before it takes calls."""
