@@ -255,7 +255,8 @@ def solution_list(answer: str) -> str:
 
 def _plus_minus(value: str) -> list[str] | None:
     r"""`a \pm b` as its two values, or None when the value holds no `\pm` outside brackets."""
-    found = [m for m in _PM.finditer(value) if _depth(value[: m.start()]) == 0]
+    depth = _depths(value)
+    found = [m for m in _PM.finditer(value) if depth[m.start()] == 0]
     if len(found) != 1:
         return None
     before, after = value[: found[0].start()].strip(), value[found[0].end() :].strip()
@@ -264,15 +265,20 @@ def _plus_minus(value: str) -> list[str] | None:
     return [f"{before} + ({after})", f"{before} - ({after})"] if before else [after, f"-({after})"]
 
 
-def _depth(text: str) -> int:
-    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
+def _depths(text: str) -> list[int]:
+    """The bracket depth before each character (and at the end), in one pass."""
+    depths, depth = [0], 0
+    for char in text:
+        depth += (char in "([{") - (char in ")]}")
+        depths.append(depth)
+    return depths
 
 
 def _top_level_split(text: str) -> list[str]:
     r"""The text split at connectives (`,`, `or`, `and`, `\quad`) outside brackets."""
-    parts, start = [], 0
+    parts, start, depth = [], 0, _depths(text)
     for found in _CONNECTIVE.finditer(text):
-        if _depth(text[: found.start()]) == 0 and found.start() >= start:
+        if depth[found.start()] == 0 and found.start() >= start:
             parts.append(text[start : found.start()])
             start = found.end()
     return [part.strip() for part in parts + [text[start:]]]

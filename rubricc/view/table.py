@@ -122,21 +122,22 @@ def _first_column(lines: list[dict], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in keys), None)
 
 
+def _texts(lines: list[dict], column: str | None) -> list[str]:
+    return [text_of(line.get(column)) for line in lines] if column else [""] * len(lines)
+
+
 class Frame:
     """Rows of one or two scored outputs as columns; `lines` keeps each row as written."""
 
     def __init__(self, lines: list[dict], names: list[str], numbers: dict[str, np.ndarray],
                  statuses: dict[str, np.ndarray], prompt_column: str | None,
-                 response_column: str | None):
+                 response_column: str | None, prompts: list[str], responses: list[str]):
         self.lines = lines
         self.names = names  # item names, in the order the output lists them
         self.numbers = numbers  # "reward", item names (and "reward_b", "delta" when comparing)
         self.statuses = statuses  # item name -> codes of V.STATUSES (-1: the row has no such item)
         self.prompt_column, self.response_column = prompt_column, response_column
-        self.prompts = [text_of(line.get(prompt_column)) for line in lines] if prompt_column else \
-            [""] * len(lines)
-        self.responses = [text_of(line.get(response_column)) for line in lines] \
-            if response_column else [""] * len(lines)
+        self.prompts, self.responses = prompts, responses  # the columns as text, row by row
         self._folded: dict[str, list[str]] = {}
         self._answers: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
@@ -155,8 +156,9 @@ class Frame:
                                       for line in lines])
             statuses[name] = np.array([V.STATUS_CODE.get((line.get("status") or {}).get(name), -1)
                                        for line in lines], dtype=np.int8)
-        return cls(lines, list(names), numbers, statuses,
-                   _first_column(lines, PROMPT_COLUMNS), _first_column(lines, RESPONSE_COLUMNS))
+        prompt, response = _first_column(lines, PROMPT_COLUMNS), _first_column(lines, RESPONSE_COLUMNS)
+        return cls(lines, list(names), numbers, statuses, prompt, response,
+                   _texts(lines, prompt), _texts(lines, response))
 
     # ---- the query --------------------------------------------------------------------------
 
@@ -294,8 +296,8 @@ def compare(a: Frame, b: Frame) -> tuple[Frame, dict]:
     numbers = dict(a.numbers)
     numbers["reward_b"] = b.numbers["reward"]
     numbers["delta"] = b.numbers["reward"] - a.numbers["reward"]
-    frame = Frame(a.lines, a.names, numbers, a.statuses, a.prompt_column, a.response_column)
-    frame.prompts, frame.responses = a.prompts, a.responses
+    frame = Frame(a.lines, a.names, numbers, a.statuses, a.prompt_column, a.response_column,
+                  a.prompts, a.responses)
     mismatched = sum(pa != pb or ra != rb for pa, pb, ra, rb in
                      zip(a.prompts, b.prompts, a.responses, b.responses))
     items = []
