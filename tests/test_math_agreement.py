@@ -94,3 +94,34 @@ def test_forgetting_the_cached_readings_changes_no_answer():
     forget_readings()
     assert mathx_verify._parsed.cache_info().currsize == mathx_sympy._to_sympy.cache_info().currsize == 0
     assert [math_equal(*pair) for pair in pairs] == before == [True, True, True]
+
+
+def test_two_stage_parsing_reads_every_answer_as_math_verify_does():
+    """math-verify's parser, predicting SLL before LL (mathx_verify.math_verify), reads each
+    answer of math-verify's cases and of rubricc's math_equal cases exactly as stock LL does."""
+    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+    from math_verify.parser import extract_latex, parse_latex_cached
+
+    from rubricc.builtins.mathx_verify import math_verify
+
+    parse = math_verify().parse
+    builtin_cases = [json.loads(line) for line in (ROOT / "tests/cases/builtins/mathx.jsonl")
+                     .read_text(encoding="utf-8").splitlines()]
+    texts = {text for row in load_cases() for text in (row["pred"], row["gold"])}
+    texts |= {arg for case in builtin_cases for arg in case["args"] if isinstance(arg, str)}
+    texts |= {f"${text}$" for text in texts}  # as `parse_answer` hands over a bare answer
+
+    def read_all() -> list[str]:
+        parse_latex_cached.cache_clear(), extract_latex.cache_clear()
+        return [str(parse(text, parsing_timeout=None)) for text in sorted(texts)]
+
+    two_stage = _Latex2Sympy.create_parser
+    assert two_stage.__wrapped__ is not two_stage
+    readings = read_all()
+    _Latex2Sympy.create_parser = two_stage.__wrapped__
+    try:
+        stock = read_all()
+    finally:
+        _Latex2Sympy.create_parser = two_stage
+    assert len(texts) > 1700
+    assert [(t, r) for t, r, s in zip(sorted(texts), readings, stock) if r != s] == []

@@ -51,14 +51,21 @@ def _hedges(pred: str, gold: str) -> bool:
 
 
 # One answer of each shape math-verify's LaTeX parser meets: it learns its decisions as it parses
-# (an ANTLR prediction cache), so its first parse of each shape costs several times the later ones.
+# (ANTLR's prediction cache), so its first parse of each shape costs several times the later ones.
 _WARM_UP = [
     (r"\frac{1}{2}", "$0.5$"), ("x^2 - 1", "(x - 1)(x + 1)"), (r"[0, 1)", r"x \in [0, 1)"),
     (r"(-\infty, -2] \cup (3, \infty)", r"x \le -2 \text{ or } x > 3"), (r"-2 \le x \le 7", "[-2, 7]"),
     (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 \\ 3 \end{pmatrix}"),
-    (r"\{1, 2\}", r"\{2, 3\}"), (r"y = 2x + 1", r"y = 2x + 3"), (r"\sqrt[3]{2} + \pi", r"e^{2}"),
+    (r"\left[\begin{array}{cc} a & -b \\ 0 & \tfrac12 \end{array}\right]",
+     r"\begin{bmatrix} a & b \\ 0 & 1 \end{bmatrix}"),
+    (r"\{1, 2\}", r"\{2, 3\}"), (r"y = 2x + 1", r"2x - y + 1 = 0"), (r"\sqrt[3]{2} + \pi", r"e^{2}"),
     (r"\sum_{k=1}^{n} k", r"\frac{n(n+1)}{2}"), (r"f(x) = \sin(x)", r"\cos x"), ("28\\%", "0.28"),
     (r"So the answer is $\boxed{\frac{3}{4}}$.", r"\dfrac{3}{5}"), (r"90^\circ", r"\frac{\pi}{2}"),
+    (r"(1, 2), (3, -4)", r"(3;-4), (1;2)"), (r"a_{1} = 3, \quad b_2 = -1", r"\{3, -1\}"),
+    (r"3:4", r"AB:CD = 3:4"), (r"x > -1", r"-x < 1"), (r"|z| \geq 2", r"z \ne 0"),
+    (r"\left(-\frac{1}{2}, \sqrt{3}\right]", r"\left[0, \infty\right)"),
+    (r"\log_{2} 8 - \ln e", r"\tan^2(\theta) + 1"), (r"\int_0^1 x^2 \, dx", r"\binom{5}{2}"),
+    (r"1 \pm \sqrt{5}", r"x_1 = 2, x_2 = -3"), (r"\mathrm{e}^{-1}", r"\overline{AB}"),
 ]
 
 
