@@ -13,8 +13,10 @@ refused before parsing. It answers what math-verify does not: word answers, a ca
 huge numbers compared relatively, and bare lists of solutions.
 """
 
+import builtins
 import functools
 import re
+import types
 
 import sympy
 from sympy.parsing.sympy_parser import (
@@ -234,9 +236,38 @@ def _sympy_equal(left: sympy.Expr, right: sympy.Expr, tolerance: float) -> bool:
             return True  # oo - oo is nan, so infinities must match here; 1/0 matches nothing
         if tolerance > 0 and _finite(left) and _finite(right):
             return numbers_close(left, right, tolerance)  # 30 digits decide; `simplify` is slow
+        if _apart_somewhere(left, right):
+            return False
         return sympy.simplify(left - right) == 0 or numbers_close(left, right, tolerance)
     except (TypeError, ValueError, ArithmeticError):
         return False  # nan compared, a boolean subtracted: not numbers to compare
+
+
+_PROBES = (sympy.Rational(7, 10), sympy.Rational(13, 7))  # positive, so that roots and logs are real
+
+
+def _apart_somewhere(left: sympy.Expr, right: sympy.Expr) -> bool:
+    r"""Do two expressions in symbols clearly differ where their symbols take a probe value (one
+    per symbol)? Then no simplification makes them equal, and `simplify` (tens of milliseconds)
+    is not asked. A probe where either is undefined, or where they agree, proves nothing.
+
+    >>> x, y = sympy.symbols("x y")
+    >>> _apart_somewhere(x**2, x), _apart_somewhere((x + 1)**2, x**2 + 2*x + 1), _apart_somewhere(x/x, 1)
+    (True, False, False)
+    >>> _apart_somewhere(x - y, y - x), _apart_somewhere(sympy.sqrt(x**2), x), _apart_somewhere(x, 2)
+    (True, False, True)
+    """
+    symbols = sorted((left - right).free_symbols, key=str)
+    if not symbols:
+        return False
+    for probe in _PROBES:
+        at = {symbol: probe + sympy.Rational(k, 11) for k, symbol in enumerate(symbols)}
+        a, b = sympy.sympify(left).subs(at).evalf(30), sympy.sympify(right).subs(at).evalf(30)
+        if not (a.is_number and b.is_number and a.is_finite and b.is_finite):
+            continue
+        if abs(a - b) > 1e-9 * max(1, abs(a), abs(b)):
+            return True
+    return False
 
 
 def _finite(value: sympy.Expr) -> bool:
@@ -271,11 +302,26 @@ def _to_sympy(latex: str) -> sympy.Expr | None:
     if code.count("!") != len(_SMALL_FACTORIAL.findall(code)):
         return None
     try:
-        if _too_big(parse_expr(code, names, _TRANSFORMS, evaluate=False)):
+        if _too_big(parse_expr(code, names, _TRANSFORMS, _globals(), evaluate=False)):
             return None
-        return parse_expr(code, names, _TRANSFORMS, evaluate=True)
+        return parse_expr(code, names, _TRANSFORMS, _globals(), evaluate=True)
     except Exception:  # sympy's parser raises a zoo of types on malformed text; all mean "not math"
         return None
+
+
+@functools.cache
+def _sympy_names() -> dict:
+    """The names `parse_expr` evaluates in by default (all of sympy, Python's built-in functions),
+    gathered once: by default it runs `from sympy import *` on every call."""
+    names = {name: getattr(sympy, name) for name in sympy.__all__}  # `from sympy import *`
+    names.update((name, obj) for name, obj in vars(builtins).items()
+                 if isinstance(obj, types.BuiltinFunctionType))
+    names.update(max=sympy.Max, min=sympy.Min)
+    return names
+
+
+def _globals() -> dict:
+    return dict(_sympy_names())  # a copy: `eval` may add to the dict it is given
 
 
 def is_plain(latex: str) -> bool:
