@@ -249,4 +249,5 @@ def test_a_heavy_call_its_builtin_calls_cheap_skips_the_pool(pool):
     assert results[:7] == [math_equal(*args) for args in calls[:7]] == [True, True, True, False,
                                                                           True, True, False]
     assert isinstance(results[7], V.Failed)  # no gold: the pool's error, as before
-    assert sent == calls[4:]  # a root, an equation, a 101-digit number and a missing gold
+    # a root, an equation, a 101-digit number and a missing gold, the longest text first
+    assert sent == [calls[6], calls[4], calls[5], calls[7]]
