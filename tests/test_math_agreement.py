@@ -125,3 +125,44 @@ def test_two_stage_parsing_reads_every_answer_as_math_verify_does():
         _Latex2Sympy.create_parser = two_stage
     assert len(texts) > 1700
     assert [(t, r) for t, r, s in zip(sorted(texts), readings, stock) if r != s] == []
+
+
+CHAINS = [f"{low} {r1} {var} {r2} {high}" for var in ("x", "f(x)", "a_1")
+          for low, high in (("-2", "7"), (r"-\sqrt{2}", r"\frac{3}{2}"), (r"-\infty", r"\pi"))
+          for r1, r2 in ((r"\le", "<"), ("<", r"\leq"))]
+CHAINS += [f"{var} {r} {bound}" for var in ("y", "g(t)")
+           for r in (">", r"\ge", r"\lt", r"\neq", "=") for bound in ("0", r"\infty", "1+e")]
+CHAINS += [r"x^2 < 1", r"1 \le |z| \le 2", r"x < y", r"2x > 3", r"0 < x < 1 < y"]
+SETS = [r"[-2, 7)", r"(-\sqrt{2}, \frac{3}{2}]", r"(-\infty, \pi]", r"(0, \infty)", r"\{0, 1\}"]
+
+
+def test_a_chain_of_inequalities_reads_as_the_set_sympy_solves_it_to():
+    """`interval_of` builds the set of `-2 \\le x < 7` from intervals, as sympy's `as_set` (which
+    math-verify calls) solves it; anything else is left to `as_set`."""
+    from math_verify.grader import unwrap_fcs
+
+    from rubricc.builtins.mathx_verify import interval_of, parse_answer
+
+    built = 0
+    for text in CHAINS:
+        value = parse_answer(text)[0]
+        interval = interval_of(value)
+        if interval is not None:
+            built += 1
+            assert interval == unwrap_fcs(value).as_set(), text
+    # Not built: `\neq`, `=`, the last five, and an infinite bound on a real variable (math-verify
+    # reads `y < \infty` as true); the other 29 are.
+    assert built == 29
+
+
+def test_math_verify_answers_a_relation_against_a_set_as_before():
+    """Handing math-verify the relation already read as a set changes none of its answers."""
+    from rubricc.builtins.mathx_verify import _verify, math_verify, parse_answer
+
+    verify = math_verify().verify
+    for relation in CHAINS[::3]:
+        for interval in SETS:
+            for gold, pred in ((relation, interval), (interval, relation)):
+                golds, preds = parse_answer(gold), parse_answer(pred)
+                stock = verify(golds, preds, allow_set_relation_comp=True, timeout_seconds=None)
+                assert _verify(golds, preds) is stock, (gold, pred)
