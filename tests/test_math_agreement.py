@@ -133,7 +133,8 @@ CHAINS = [f"{low} {r1} {var} {r2} {high}" for var in ("x", "f(x)", "a_1")
 CHAINS += [f"{var} {r} {bound}" for var in ("y", "g(t)")
            for r in (">", r"\ge", r"\lt", r"\neq", "=") for bound in ("0", r"\infty", "1+e")]
 CHAINS += [r"x^2 < 1", r"1 \le |z| \le 2", r"x < y", r"2x > 3", r"0 < x < 1 < y"]
-SETS = [r"[-2, 7)", r"(-\sqrt{2}, \frac{3}{2}]", r"(-\infty, \pi]", r"(0, \infty)", r"\{0, 1\}"]
+SETS = [r"[-2, 7)", r"(-\sqrt{2}, \frac{3}{2}]", r"(-\infty, \pi]", r"(0, \infty)", r"\{0, 1\}",
+        r"x \in [-2, 7)", r"y \in (0, \infty)", r"f(x) \in (-\sqrt{2}, \frac{3}{2}]"]
 
 
 def test_a_chain_of_inequalities_reads_as_the_set_sympy_solves_it_to():

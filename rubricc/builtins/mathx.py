@@ -67,6 +67,17 @@ _WARM_UP = [
     (r"\log_{2} 8 - \ln e", r"\tan^2(\theta) + 1"), (r"\int_0^1 x^2 \, dx", r"\binom{5}{2}"),
     (r"1 \pm \sqrt{5}", r"x_1 = 2, x_2 = -3"), (r"\mathrm{e}^{-1}", r"\overline{AB}"),
 ]
+# Answers of more shapes, only parsed: math-verify comparing some of them (sums) takes longer than
+# its parser learning them.
+_SHAPES = [
+    r"\begin{pmatrix} \frac{1}{2} & \sqrt{3} \\ -\cos(t) & 4x^{1/3} \end{pmatrix}",
+    r"$(\begin{pmatrix}\frac{1}{2}&\sqrt{3}\\-\cos t&4\sqrt[3]{x}\\\end{pmatrix})$",
+    r"m=1,n=2;m=3,n=4", r"P_{ABC}:Q = 2:5", r"V_{1}:V_{2}=2:5", r"G_n = \sum_{i=1}^{n-1} G_i G_{n-i}",
+    r"\frac{x^2}{9} + \frac{y^2}{4} = 1", r"x^2/18 + y^2/8 = 1/2", r"3x - 2y + z - 4 = 0", r"\text{7}",
+    r"(p, q) = (2, 3) \quad \text{and} \quad (3, 2)", r"{2 cm, 5}", r"10201_3",
+    r"\boxed{g(t) = 2 \text{ and } g(t) = -2}", r"\{2, -(2)\}", r"\frac{1}{3}\leq|t|\leq 1",
+    r"t \in \left[-1, -\frac{1}{3}\right] \cup \left[\frac{1}{3}, 1\right]", r"\sec^2 \theta",
+]
 
 
 def forget_readings() -> None:
@@ -82,9 +93,13 @@ def forget_readings() -> None:
 def warm_up() -> None:
     """Import sympy and math-verify, and parse one answer of each common shape: what a worker's
     first calls would pay (seconds), paid by each pool worker before it takes calls."""
+    from rubricc.builtins.mathx_verify import parse_answer
+
     for pred, gold in _WARM_UP:
         math_equal(pred, gold)
-        verify_equal(pred, gold, 1e-9)  # math-verify's parser, even where sympy decided
+        parse_answer(pred), parse_answer(gold)  # math-verify's parser, even where sympy decided
+    for answer in _SHAPES:
+        parse_answer(answer)
 
 
 def plain_pair(pred: str | None, gold: str, tolerance: float = 1e-9,

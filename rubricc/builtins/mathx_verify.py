@@ -132,8 +132,16 @@ def rounded_equal(pred: str, gold: str, irrational: bool = False) -> bool:
 
 
 def _verify(golds: list, preds: list, float_rounding: int = 6) -> bool:
-    """math-verify's `verify`, a relation against a set given to it already read as a set."""
+    """math-verify's `verify`, a relation compared with a set handed to it already read as a set."""
+    from math_verify.grader import is_assignment_relation, is_equation, take_last_relation
+
     gold, pred = golds[0], preds[0]
+    # math-verify reads `x \in [0, 1)` as `x = [0, 1)`, and compares the set alone: an equation
+    # predicted against a gold that is none, or a gold assigned against a prediction that is none.
+    if is_equation(pred) and not is_equation(gold):
+        pred = take_last_relation(pred).rhs
+    elif is_assignment_relation(gold) and not is_equation(pred):
+        gold = take_last_relation(gold).rhs
     if isinstance(pred, sympy.Set) and (as_set := interval_of(gold)) is not None:
         golds = [as_set, *golds[1:]]
     elif isinstance(gold, sympy.Set) and (as_set := interval_of(pred)) is not None:
