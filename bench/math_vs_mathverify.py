@@ -12,6 +12,10 @@ own signal-based timeouts included). Two data sets, each timed side by side in o
    answers per prompt repeated across the 8, each in its own reasoning text): seconds, and
    agreement with the reward each row was built to have.
 
+On the test cases a third path is math-verify per sample with its parser predicting SLL before
+LL, as `math_equal` has it (`mathx_verify.math_verify`): how much of the difference a
+math-verify user would get from that change alone.
+
 Before each repeat the pool's workers forget the answers they cached by text (math-verify's own
 caches hold 20 entries), so every repeat reads its answers anew, as a trainer reads each step's
 new answers; what both sides' parsers learn (ANTLR's prediction cache) stays, as in a running
@@ -23,6 +27,7 @@ over compiled median, GRPO-shaped rows).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -56,6 +61,27 @@ def run_math_verify(rows: Rows, size: int) -> torch.Tensor:
                       for c, a in in_batches(rows, size)])
 
 
+@contextlib.contextmanager
+def two_stage_parsing():
+    """math-verify's parser in this process predicting SLL first, as in `math_equal`'s workers."""
+    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+
+    from rubricc.builtins.mathx_verify import _two_stage
+
+    stock = _Latex2Sympy.create_parser
+    assert not hasattr(stock, "__wrapped__"), "the per-sample path must run math-verify as shipped"
+    _Latex2Sympy.create_parser = _two_stage(stock)
+    try:
+        yield
+    finally:
+        _Latex2Sympy.create_parser = stock
+
+
+def run_math_verify_two_stage(rows: Rows, size: int) -> torch.Tensor:
+    with two_stage_parsing():
+        return run_math_verify(rows, size)
+
+
 def run_compiled(scorer, rows: Rows, size: int) -> torch.Tensor:
     return torch.cat([scorer.score(responses=c, answer=a).total for c, a in in_batches(rows, size)])
 
@@ -76,17 +102,24 @@ def forget_in_workers(scorer) -> None:
     pool.run([(FORGET, ())] * (2 * pool.size))
 
 
-def side_by_side(scorer, rows: Rows, size: int, repeats: int) -> dict[str, tuple[list[float], torch.Tensor]]:
-    """Interleaved repeats of both paths, so that a noisy minute hits both. Before each compiled
+PER_SAMPLE, TWO_STAGE, COMPILED = ("math-verify per sample", "math-verify, SLL first",
+                                   "compiled rubric")
+
+
+def side_by_side(scorer, rows: Rows, size: int, repeats: int,
+                 two_stage: bool) -> dict[str, tuple[list[float], torch.Tensor]]:
+    """Interleaved repeats of the paths, so that a noisy minute hits all. Before each compiled
     repeat the workers forget the answers they read, as math-verify's 20-entry caches do: each
     repeat reads its answers anew, as a trainer reads each step's new answers, with parsers as
     warm as a running trainer's."""
-    runs: dict[str, tuple[list[float], torch.Tensor]] = {"math-verify per sample": ([], None),
-                                                          "compiled rubric": ([], None)}
+    paths = [(PER_SAMPLE, run_math_verify, (rows, size))]
+    if two_stage:
+        paths.append((TWO_STAGE, run_math_verify_two_stage, (rows, size)))
+    paths.append((COMPILED, run_compiled, (scorer, rows, size)))
+    runs: dict[str, tuple[list[float], torch.Tensor]] = {name: ([], None) for name, _, _ in paths}
     for _ in range(repeats):
         forget_in_workers(scorer)
-        for name, run, args in (("math-verify per sample", run_math_verify, (rows, size)),
-                                ("compiled rubric", run_compiled, (scorer, rows, size))):
+        for name, run, args in paths:
             seconds, result = timed(run, *args)
             runs[name][0].append(seconds)
             runs[name] = (runs[name][0], result)
@@ -104,8 +137,12 @@ def report(title: str, rows: Rows, runs, console: Console) -> float:
         table.add_row(name, f"{median:.2f}", f"{len(rows.responses) / median:,.0f}",
                       f"{agree}/{len(rows.responses)}", " ".join(f"{s:.2f}" for s in seconds))
     console.print(table)
-    (naive, _), (compiled, _) = runs.values()
+    naive, compiled = runs[PER_SAMPLE][0], runs[COMPILED][0]
     console.print(f"first runs, both parsers cold: {naive[0] / compiled[0]:.2f}x")
+    if TWO_STAGE in runs:
+        console.print(f"math-verify per sample, SLL first: "
+                      f"{statistics.median(naive) / statistics.median(runs[TWO_STAGE][0]):.2f}x "
+                      f"its stock speed")
     return statistics.median(naive) / statistics.median(compiled)
 
 
@@ -128,15 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases()
     rows = make_rows(args.rows, False, args.seed)
     ratios = []
-    for title, data, size in ((f"math-verify's {len(cases.responses)} test cases, one batch",
-                               cases, len(cases.responses)),
-                              (f"{args.rows:,} GRPO-shaped rows, batches of {args.batch}", rows,
-                               args.batch)):
+    for title, data, size, two_stage in (
+            (f"math-verify's {len(cases.responses)} test cases, one batch", cases,
+             len(cases.responses), True),
+            (f"{args.rows:,} GRPO-shaped rows, batches of {args.batch}", rows, args.batch, False)):
         scorer = pipeline.compile(RUBRIC)  # each data set starts both parsers' learning anew
         try:
             start_pool(scorer)
-            ratios.append(report(title, data, side_by_side(scorer, data, size, args.repeats),
-                                 console))
+            runs = side_by_side(scorer, data, size, args.repeats, two_stage)
+            ratios.append(report(title, data, runs, console))
         finally:
             scorer.close()
     console.print(f"test cases: speedup {ratios[0]:.2f}x")
