@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             (f"{args.rows:,} GRPO-shaped rows, batches of {args.batch}", rows, args.batch, False)):
         scorer = pipeline.compile(RUBRIC)  # each data set starts both parsers' learning anew
         try:
+            started = time.perf_counter()
             start_pool(scorer)
+            console.print(f"pool start, each worker's warm-up included: "
+                          f"{time.perf_counter() - started:.2f} s")
             runs = side_by_side(scorer, data, size, args.repeats, two_stage)
             ratios.append(report(title, data, runs, console))
         finally:
