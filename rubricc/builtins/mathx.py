@@ -26,7 +26,7 @@ import re
 
 from rubricc.builtins.mathx_forms import choice_of, chosen, imaginary_j, written_out
 from rubricc.builtins.mathx_sympy import is_plain, sympy_verdict
-from rubricc.builtins.mathx_units import spell_percent, units_agree
+from rubricc.builtins.mathx_units import spell_percent, units_agree, without_unit
 from rubricc.builtins.mathx_verify import rounded_equal, verify_equal
 from rubricc.builtins.registry import builtin
 
@@ -152,6 +152,7 @@ def math_equal(
     pred, gold = imaginary_j(written_out(spell_percent(pred)), written_out(spell_percent(gold)))
     if not units_agree(pred, gold):
         return False
+    pred, gold = without_unit(pred), without_unit(gold)
     verdict = sympy_verdict(pred, gold, tolerance)
     if verdict is True:
         return True

@@ -22,6 +22,7 @@ import unicodedata
 from fractions import Fraction
 
 from rubricc.builtins.extract import last_boxed
+from rubricc.builtins.mathx_units import unit_of
 
 _CHARACTERS = {"−": "-", "–": "-", "×": r"\times ", "÷": r"\div ", "·": r"\cdot ", "⋅": r"\cdot ",
                "π": r"\pi ", "∞": r"\infty ", "±": r"\pm ", "∓": r"\mp ", "≤": r"\le ",
@@ -163,25 +164,31 @@ def _scripted(found: re.Match[str]) -> str:
 
 
 def mixed_number(answer: str) -> str:
-    r"""`2\frac{3}{4}`, `2 3/4` (and `x = 2 3/4`) as `\frac{11}{4}`: a whole number, then a proper
-    fraction of digits, is a mixed number, never a product.
+    r"""`2\frac{3}{4}`, `2 3/4` (and `x = 2 3/4`, `2 3/4 cups`) as `\frac{11}{4}`: a whole number,
+    then a proper fraction of digits, is a mixed number, never a product. A unit after it stays.
 
     >>> mixed_number(r"2\frac{3}{4}"), mixed_number("-1 1/2"), mixed_number(r"2\frac{5}{4}")
     ('\\frac{11}{4}', '-\\frac{3}{2}', '2\\frac{5}{4}')
+    >>> mixed_number(r"5\frac{2}{3}\text{ cups}"), mixed_number("2 3/4 m"), mixed_number("2 3/4 + x")
+    ('\\frac{17}{3}\\text{ cups}', '\\frac{11}{4} m', '2 3/4 + x')
     """
     named = _IS.match(answer)
     prefix, value = (
         (answer[: named.start("value")], named.group("value")) if named else ("", answer)
     )
-    found = _MIXED.fullmatch(value.strip())
+    value = value.strip()
+    found = _MIXED.match(value)
     if found is None:
+        return answer
+    unit = value[found.end():]
+    if unit.strip() and unit_of("1" + unit) is None:  # `2 3/4 + x`: more than a unit follows
         return answer
     numerator = int(found.group("num") or found.group("num1") or found.group("snum"))
     denominator = int(found.group("den") or found.group("den1") or found.group("sden"))
     if not 0 < numerator < denominator:
         return answer
     whole = int(found.group("whole")) * denominator + numerator
-    return rf"{prefix}{found.group('sign')}\frac{{{whole}}}{{{denominator}}}"
+    return rf"{prefix}{found.group('sign')}\frac{{{whole}}}{{{denominator}}}{unit.rstrip()}"
 
 
 def repeating_decimal(text: str) -> str:

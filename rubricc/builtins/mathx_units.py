@@ -41,6 +41,23 @@ def unit_of(answer: str) -> str | None:
     return word + power
 
 
+def without_unit(answer: str) -> str:
+    r"""The answer without the unit word it ends on, when that word has 3 letters or more
+    (`12 dollars` is `12`): math-verify drops only the units it knows (`5 apples`, `7 days`), and
+    reads any other word as a product of letters. Shorter words may be variables (`5 x`);
+    `\text{ unit}` is cut where answers are read.
+
+    >>> without_unit("12 dollars"), without_unit("x = 5 cups."), without_unit("5 x"), without_unit("5 and")
+    ('12', 'x = 5', '5 x', '5 and')
+    """
+    text = answer.strip()
+    found = _UNIT.search(text)
+    word = found and found.group("bare")
+    if not word or len(word) < 3 or word in _NOT_UNITS:
+        return answer
+    return text[: found.start("bare")].rstrip(" ~,;:!\\")
+
+
 def units_agree(pred: str, gold: str) -> bool:
     """False only when both answers carry a unit and the units differ."""
     units = unit_of(pred), unit_of(gold)
