@@ -38,14 +38,22 @@ _BRACKET_SPANS = r"\\\(((?:(?!\\[()]).)+)\\\)|\\\[((?:(?!\\[\[\]]).)+)\\\]"
 # again from each group (`1,111,111,...,`: quadratic, 22 s at 80 KB).
 _BROKEN_COMMA_GROUPS = r"(?P<commas>(?<![\d.])-?\d{1,3}+(?:,\d{3})++(?=[\d,]))"
 # `−` (U+2212) is a minus sign too: "The answer is −3." is not 3. A mixed number is one number
-# (`2 3/4` is 11/4, not the list `2, 3/4`), and so are a vulgar fraction (`2½`, `¾`) and a
-# number with a superscript power (`10³`), as `math_equal` reads them.
+# (`2 3/4` is 11/4, not the list `2, 3/4`), and so are a vulgar fraction (`2½`, `¾`), a number
+# with a superscript power (`10³`, `10⁻³`), a repeating decimal (`0.(6)`, `0.1\overline{6}`,
+# `0.666...`) and a percentage (`50%`), as `math_equal` reads them. Unicode math joins numbers
+# into one answer: `√2/2`, `3√3`, `2π/3`, `∞`, `2 × 10³`, `12÷4`, `2·5`; a plain `/` only
+# before a root or π (`3/√2`), so `12/25/2020` stays as it was read.
 _VULGAR = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
-_NUMBER = (
-    r"((?<![\d.])[-−]?(?:\d+ \d+/\d+(?![\d/]|[.,]\d)|\d*[" + _VULGAR + r"]"
-    r"|\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])|\d*\.\d+|\d+)"
-    r"(?:/\d+(?:\.\d+)?)?[⁰¹²³⁴⁵⁶⁷⁸⁹]*)"
+_REPEATS = r"(?:\(\d+\)|\\(?:overline|bar|dot)\{\d+\})"
+_PLAIN_NUMBER = (
+    r"(?:\d+ \d+/\d+(?![\d/]|[.,]\d)|\d*[" + _VULGAR + r"]"
+    r"|\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?![\d,])|\d+,\d\d(?![\d,])"
+    rf"|\d*\.(?:\d+(?:{_REPEATS}|\.\.\.|…)?|{_REPEATS})|\d+)"
 )
+_SYMBOL = r"(?:π|∞|[√∛]\s?(?:\d+(?:\.\d+)?|π|\([^()\n]{1,40}\)))"
+_TERM = (rf"(?:{_PLAIN_NUMBER}{_SYMBOL}*+|{_SYMBOL}++)(?:/\d+(?:\.\d+)?|/(?=[√∛π]){_SYMBOL}++)?"
+         r"(?:⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
+_NUMBER = rf"((?<![\d.])[-−]?{_TERM}(?:\s?[×÷·]\s?[-−]?{_TERM})*+%?)"
 _MATH_OR_NUMBER = re.compile(
     "|".join([_DOLLAR_SPANS, _UNCLOSED_DOLLAR, _BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
 _BRACKET_OR_NUMBER = re.compile("|".join([_BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
@@ -89,6 +97,7 @@ _NAMED_OPTION = re.compile(r"\b(?i:option|choice|choose|pick|select)\s+\(?[A-Z]\
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _SPACES = re.compile(r"\s*")
 _BOX_TOKEN = re.compile(r"[^\s$]+")
+_REPEATING_DOTS = re.compile(r"\.\d+\.\.\.$")
 _SENTENCE_END = re.compile(r"\.(?=\s|$)")
 _BRACE_DEPTH = {"{": 1, "}": -1}
 
@@ -257,7 +266,9 @@ def json_parse(text: str | None) -> Json:
 def _strip_math(answer: str) -> str | None:
     r"""An answer without `$`/`\(\)` delimiters, bold markers and a trailing period."""
     cleaned = answer.strip().strip("*").strip()
-    cleaned = re.sub(r"^\\[(\[]|\\[)\]]$", "", cleaned).strip().rstrip(".").strip()
+    cleaned = re.sub(r"^\\[(\[]|\\[)\]]$", "", cleaned).strip()
+    if not _REPEATING_DOTS.search(cleaned):  # `0.333...` repeats; `5.` ends a sentence
+        cleaned = cleaned.rstrip(".").strip()
     cleaned = cleaned.strip("$").strip()
     return cleaned or None
 
