@@ -25,7 +25,8 @@ ROWS = [json.loads(line) for line in ATTACKS.read_text(encoding="utf-8").splitli
 ORACLE = re.compile("|".join([_DOLLAR_SPANS, _BRACKET_SPANS, _NUMBER]), re.DOTALL)
 TOKENS = ["1", "12", "123", "1234", "0", ",", ",", " ", ".", "-", "/", "$", "$", "$$", "\\", "\\$",
           "\\(", "\\)", "\\[", "\\]", "a", "\n", ",123", ",12", " 123", " 3/4", "½", "²", "−",
-          "π", "√", "∛", "∞", "×", " × ", "÷", "·", "%", "...", "…", "(3)", "(", ")", "⁻", "\\overline{3}"]
+          "π", "√", "∛", "∞", "×", " × ", "÷", "·", "%", "...", "…", "(3)", "(", ")", "⁻", "\\overline{3}",
+          "i", "j", "±", "+", " + ", " − "]
 
 
 def oracle(text: str) -> list[tuple[int, int, str]]:

@@ -42,7 +42,8 @@ _BROKEN_COMMA_GROUPS = r"(?P<commas>(?<![\d.])-?\d{1,3}+(?:,\d{3})++(?=[\d,]))"
 # with a superscript power (`10³`, `10⁻³`), a repeating decimal (`0.(6)`, `0.1\overline{6}`,
 # `0.666...`) and a percentage (`50%`), as `math_equal` reads them. Unicode math joins numbers
 # into one answer: `√2/2`, `3√3`, `2π/3`, `∞`, `2 × 10³`, `12÷4`, `2·5`; a plain `/` only
-# before a root or π (`3/√2`), so `12/25/2020` stays as it was read.
+# before a root or π (`3/√2`), so `12/25/2020` stays as it was read. A number with an imaginary
+# part is one answer (`3i`, `3 − 4i`, `2+i`: `3i` is not 3), and `±2` keeps its sign.
 _VULGAR = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
 _REPEATS = r"(?:\(\d+\)|\\(?:overline|bar|dot)\{\d+\})"
 _PLAIN_NUMBER = (
@@ -51,9 +52,12 @@ _PLAIN_NUMBER = (
     rf"|\d*\.(?:\d+(?:{_REPEATS}|\.\.\.|…)?|{_REPEATS})|\d+)"
 )
 _SYMBOL = r"(?:π|∞|[√∛]\s?(?:\d+(?:\.\d+)?|π|\([^()\n]{1,40}\)))"
-_TERM = (rf"(?:{_PLAIN_NUMBER}{_SYMBOL}*+|{_SYMBOL}++)(?:/\d+(?:\.\d+)?|/(?=[√∛π]){_SYMBOL}++)?"
-         r"(?:⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
-_NUMBER = rf"((?<![\d.])[-−]?{_TERM}(?:\s?[×÷·]\s?[-−]?{_TERM})*+%?)"
+_IMAGINARY = r"[ij](?![A-Za-z])"  # `3i`, `4j`: after a number, never a word's first letter
+_TERM = (rf"(?:{_PLAIN_NUMBER}{_SYMBOL}*+(?:{_IMAGINARY})?|{_SYMBOL}++)"
+         r"(?:/\d+(?:\.\d+)?|/(?=[√∛π])" + _SYMBOL + r"++)?(?:⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
+# `3 − 4i`, `2+i`: a number and an imaginary part are one complex number.
+_IMAGINARY_PART = rf"\s?[-−+]\s?(?:\d+(?:\.\d+)?)?{_IMAGINARY}"
+_NUMBER = (rf"((?<![\d.])[-−±]?{_TERM}(?:\s?[×÷·]\s?[-−]?{_TERM})*+(?:{_IMAGINARY_PART})?%?)")
 _MATH_OR_NUMBER = re.compile(
     "|".join([_DOLLAR_SPANS, _UNCLOSED_DOLLAR, _BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
 _BRACKET_OR_NUMBER = re.compile("|".join([_BRACKET_SPANS, _BROKEN_COMMA_GROUPS, _NUMBER]), re.DOTALL)
@@ -92,8 +96,9 @@ _FINAL_PHRASE = re.compile(r"(?i)final answer")
 _LONE_ANSWER = re.compile(r"-?(?:\d{1,3}(?: \d{3})+|\d+,\d\d|\d*\.\d+)|[^\s=]{1,40}")
 # A multiple-choice answer: `(C)`, `C) 7` or `option C` leading an answer; `option C`, `choose C`
 # and the like anywhere in a response with no math (not a bare `(C)`: "none of these (C) unknown" names none).
-_OPTION = re.compile(r"\(([A-Z])\)|^\s*([A-Z])\)|\b(?i:option|choice)\s+\(?([A-Z])\b\)?")
-_NAMED_OPTION = re.compile(r"\b(?i:option|choice|choose|pick|select)\s+\(?[A-Z]\b\)?")
+_OPTION = re.compile(r"\(([A-Z])\)|^\s*([A-Z])(?:\)|\s*$)|\b(?i:option|choice)\s+\(?([A-Z])\b\)?")
+_NAMED_OPTION = re.compile(
+    r"\b(?i:option|choice|choose|pick|select)(?:\s+(?i:is|would\s+be))?\s*:?\s+\(?[A-Z]\b\)?")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _SPACES = re.compile(r"\s*")
 _BOX_TOKEN = re.compile(r"[^\s$]+")
