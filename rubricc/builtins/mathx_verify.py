@@ -16,8 +16,14 @@ ANTLR's own recipe for speed: SLL first, which either returns the very tree LL w
 syntax error, and LL from the start only after an error. The answers read are the same (a test
 compares 1,756 texts with the stock parser); parsing takes a third of the time. The change is
 made to latex2sympy's parser class, for the process that first calls `math_verify()` (a pool
-worker, or a scoring process without a pool). A chain of
-inequalities compared with a set reaches math-verify already read as intervals (`interval_of`).
+worker, or a scoring process without a pool). A chain of inequalities compared with a set
+reaches math-verify already read as intervals (`interval_of`).
+
+`rounded_equal` is the one place rounding is allowed: a prediction that writes its numbers as
+decimals to at least `ROUNDED_PLACES` places matches an exact rational gold answer that rounds to
+them (`0.3333` for `\frac{1}{3}`), as a person marking the answer would, and an irrational one
+(`1.41421` for `\sqrt{2}`) only when asked; `1/2^{99}` is not a decimal and still differs from
+`1/2^{98}`.
 """
 
 import functools
@@ -151,7 +157,7 @@ _BOUNDS = {sympy.StrictLessThan: (True, True), sympy.LessThan: (True, False),
 
 
 def interval_of(relation: object) -> sympy.Set | None:
-    r"""The set of a chain of inequalities between one real variable and numbers (`-2 \le x \le 7`,
+    r"""The set of a chain of inequalities between one variable and numbers (`-2 \le x \le 7`,
     `x > \sqrt{2}`, `0 < f(x) < 1`), built as intervals; None for any other value.
 
     math-verify compares a relation with a set by sympy's `as_set`, which solves the inequality
