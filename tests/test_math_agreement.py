@@ -112,7 +112,8 @@ def test_two_stage_parsing_reads_every_answer_as_math_verify_does():
     texts |= {f"${text}$" for text in texts}  # as `parse_answer` hands over a bare answer
 
     def read_all() -> list[str]:
-        parse_latex_cached.cache_clear(), extract_latex.cache_clear()
+        parse_latex_cached.cache_clear()
+        extract_latex.cache_clear()
         return [str(parse(text, parsing_timeout=None)) for text in sorted(texts)]
 
     two_stage = _Latex2Sympy.create_parser

@@ -302,9 +302,9 @@ def _to_sympy(latex: str) -> sympy.Expr | None:
     if code.count("!") != len(_SMALL_FACTORIAL.findall(code)):
         return None
     try:
-        if _too_big(parse_expr(code, names, _TRANSFORMS, _globals(), evaluate=False)):
+        if _too_big(parse_expr(code, names, _TRANSFORMS, _sympy_names(), evaluate=False)):
             return None
-        return parse_expr(code, names, _TRANSFORMS, _globals(), evaluate=True)
+        return parse_expr(code, names, _TRANSFORMS, _sympy_names(), evaluate=True)
     except Exception:  # sympy's parser raises a zoo of types on malformed text; all mean "not math"
         return None
 
@@ -312,16 +312,13 @@ def _to_sympy(latex: str) -> sympy.Expr | None:
 @functools.cache
 def _sympy_names() -> dict:
     """The names `parse_expr` evaluates in by default (all of sympy, Python's built-in functions),
-    gathered once: by default it runs `from sympy import *` on every call."""
+    gathered once: by default it runs `from sympy import *` on every call. Shared by every call:
+    `eval` adds only `__builtins__` to it, the same each time."""
     names = {name: getattr(sympy, name) for name in sympy.__all__}  # `from sympy import *`
     names.update((name, obj) for name, obj in vars(builtins).items()
                  if isinstance(obj, types.BuiltinFunctionType))
     names.update(max=sympy.Max, min=sympy.Min)
     return names
-
-
-def _globals() -> dict:
-    return dict(_sympy_names())  # a copy: `eval` may add to the dict it is given
 
 
 def is_plain(latex: str) -> bool:

@@ -152,8 +152,9 @@ def _verify(golds: list, preds: list, float_rounding: int = 6) -> bool:
                                 allow_set_relation_comp=True, timeout_seconds=None)
 
 
-_BOUNDS = {sympy.StrictLessThan: (True, True), sympy.LessThan: (True, False),
-           sympy.StrictGreaterThan: (True, True), sympy.GreaterThan: (False, True)}  # fmt: skip
+# The inequalities `interval_of` reads, and whether each bounds its variable from above.
+_UPPER = {sympy.StrictLessThan: True, sympy.LessThan: True,
+          sympy.StrictGreaterThan: False, sympy.GreaterThan: False}  # fmt: skip
 
 
 def interval_of(relation: object) -> sympy.Set | None:
@@ -171,10 +172,10 @@ def interval_of(relation: object) -> sympy.Set | None:
     from math_verify.grader import unwrap_fcs  # `f(x)` as a variable, as math-verify reads it
 
     parts = relation.args if isinstance(relation, sympy.And) else (relation,)
-    if not all(type(part) in _BOUNDS for part in parts):
+    if not all(type(part) in _UPPER for part in parts):
         return None
     parts = [unwrap_fcs(part) for part in parts]
-    if not all(type(part) in _BOUNDS for part in parts):
+    if not all(type(part) in _UPPER for part in parts):
         return None
     sets, variables = [], set()
     for part in parts:
@@ -187,11 +188,11 @@ def interval_of(relation: object) -> sympy.Set | None:
         if bound.is_extended_real is not True:
             return None
         variables.add(variable)
-        left_open, right_open = _BOUNDS[kind]
-        if kind in (sympy.StrictLessThan, sympy.LessThan):
-            sets.append(sympy.Interval(-sympy.oo, bound, left_open, right_open))
+        strict = kind in (sympy.StrictLessThan, sympy.StrictGreaterThan)
+        if _UPPER[kind]:
+            sets.append(sympy.Interval(-sympy.oo, bound, True, strict))
         else:
-            sets.append(sympy.Interval(bound, sympy.oo, left_open, right_open))
+            sets.append(sympy.Interval(bound, sympy.oo, strict, True))
     return sympy.Intersection(*sets) if len(variables) == 1 else None
 
 
